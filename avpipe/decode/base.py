@@ -1,0 +1,113 @@
+"""The frame-reader protocol, timestamp sampling and the backend registry."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Protocol
+
+from ..errors import PipelineConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import DecodeOptions
+    from ..schema import MediaInfo
+
+
+@dataclass
+class Frame:
+    """One sampled frame: presentation time in seconds and an upright RGB ``uint8`` HxWx3 image."""
+
+    t: float
+    image: "np.ndarray"
+
+
+@dataclass
+class DecodeReport:
+    """What a reader could not do; filled while iterating, read after."""
+
+    frames: int = 0
+    bad_packets: int = 0
+    stopped_early_at: float | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+class FrameReader(Protocol):
+    """Yields sampled frames in time order; a backend is one class with this shape."""
+
+    name: str
+    report: DecodeReport
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+
+def sample_times(duration_s: float, fps: float, max_frames: int) -> list[float]:
+    """Evenly spaced sample timestamps in ``[0, duration_s)``: ``fps`` per second, at most
+    ``max_frames`` (the spacing widens for long videos)."""
+    if duration_s <= 0 or fps <= 0 or max_frames <= 0:
+        return []
+    count = min(int(duration_s * fps) + 1, max_frames)
+    step = max(1.0 / fps, duration_s / count)
+    return [k * step for k in range(count) if k * step < duration_s]
+
+
+def video_duration(media: "MediaInfo") -> float:
+    """Seconds of the chosen video stream: its own duration where known (a container's can be
+    longer, when the audio runs on), else the container's."""
+    stream = media.streams[media.video_stream] if media.video_stream is not None else None
+    known = [d for d in (stream.duration_s if stream else None, media.duration_s) if d]
+    return min(known) if known else 0.0
+
+
+def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """Output (width, height) with the shorter side scaled down to ``short_side`` (never up)."""
+    short = min(width, height)
+    if short <= short_side:
+        return width, height
+    scale = short_side / short
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def upright(image: "np.ndarray", rotation: int) -> "np.ndarray":
+    """Apply a display rotation (degrees counter-clockwise, FFmpeg's display matrix) to an image."""
+    import numpy as np
+
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
+
+
+_BACKENDS = {"pyav": "avpipe.decode.pyav:PyAVReader", "decord": "avpipe.decode.decord:DecordReader"}
+
+
+def decord_usable() -> bool:
+    """decord ships x86_64 wheels only; elsewhere it is not installed at all."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    return importlib.util.find_spec("decord") is not None
+
+
+def choose_backend(media: "MediaInfo", requested: str) -> str:
+    """Resolve ``auto``: decord for files with one video stream, PyAV otherwise.
+
+    decord always reads the stream FFmpeg ranks best, so files with several video streams go to
+    PyAV, which decodes exactly the chosen stream.
+    """
+    if requested != "auto":
+        if requested not in _BACKENDS:
+            raise PipelineConfigError(f"unknown decode backend {requested!r}; known: auto, {', '.join(_BACKENDS)}")
+        return requested
+    videos = [s for s in media.streams if s.type == "video" and not s.attached_pic]
+    stream = media.streams[media.video_stream] if media.video_stream is not None else None
+    if decord_usable() and len(videos) == 1 and stream is not None:
+        return "decord"
+    return "pyav"
+
+
+def open_frames(path: str | Path, media: "MediaInfo", options: "DecodeOptions", backend: str | None = None) -> FrameReader:
+    """A reader of ``media``'s chosen video stream, sampled and resized as ``options`` say."""
+    name = choose_backend(media, backend or options.backend)
+    module, cls = _BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(Path(path), media, options)

@@ -1,0 +1,80 @@
+"""PyAV frame reader: decodes the chosen stream in order and keeps the sampled frames.
+
+Sequential decoding (rather than a seek per sample) is what makes this backend robust: it
+handles variable frame rates, streams without an index and damaged packets, which it skips and
+counts. Memory stays bounded because only the frame being converted is held.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from ..errors import DecodeError
+from ..probe import open_container
+from .base import DecodeReport, Frame, sample_times, target_size, upright, video_duration
+
+if TYPE_CHECKING:
+    from ..options import DecodeOptions
+    from ..schema import MediaInfo
+
+
+class PyAVReader:
+    """Sampled frames of ``media.video_stream`` through FFmpeg's decoders."""
+
+    name = "pyav"
+
+    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions") -> None:
+        self.path, self.media, self.options = path, media, options
+        self.report = DecodeReport()
+
+    def __iter__(self) -> Iterator[Frame]:
+        import av
+
+        info = self.media.streams[self.media.video_stream]
+        duration = video_duration(self.media)
+        times = sample_times(duration, self.options.fps, self.options.max_frames)
+        half_frame = 0.5 / (info.fps or 25.0)
+        width, height = target_size(info.width, info.height, self.options.short_side)
+        with open_container(self.path) as container:
+            stream = container.streams[info.index]
+            stream.thread_type = "AUTO"
+            origin = container.start_time / 1_000_000 if container.start_time else 0.0
+            k = 0
+            bad_in_a_row = 0
+            last_t = 0.0
+            for packet in container.demux(stream):
+                if k >= len(times):
+                    break
+                try:
+                    frames = packet.decode()
+                    bad_in_a_row = 0
+                except (av.InvalidDataError, av.FFmpegError) as exc:
+                    self.report.bad_packets += 1
+                    bad_in_a_row += 1
+                    if bad_in_a_row >= self.options.max_bad_packets:
+                        self.report.stopped_early_at = last_t
+                        self.report.messages.append(f"gave up after {bad_in_a_row} bad packets in a row: {exc}")
+                        break
+                    continue
+                for frame in frames:
+                    if frame.time is None:
+                        continue
+                    t = frame.time - origin
+                    last_t = t
+                    if k >= len(times) or t < times[k] - half_frame:
+                        continue
+                    image = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    image = upright(image, info.rotation or 0)
+                    # One decoded frame can stand for several targets when sampling faster than
+                    # the video's own rate; it is yielded once.
+                    while k < len(times) and times[k] - half_frame <= t:
+                        k += 1
+                    self.report.frames += 1
+                    yield Frame(t=max(t, 0.0), image=image)
+        if self.report.frames == 0:
+            raise DecodeError(f"no frame of video stream {info.index} could be decoded", self.path)
+        if k < len(times) and self.report.stopped_early_at is None and times[k] < duration - 1.0:
+            # The stream ended (truncated file) well before its stated duration.
+            self.report.stopped_early_at = last_t
+            self.report.messages.append(f"video stream ended at {last_t:.2f}s of {duration:.2f}s")

@@ -1,0 +1,47 @@
+"""Domain errors.
+
+Every error subclasses a built-in so callers that do not know avpipe can still catch it
+(``except OSError``), and carries the path and the underlying message so that a batch can turn
+one bad file into one clear error record instead of a dead run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AvpipeError(Exception):
+    """Base for avpipe's own errors; ``path`` names the input it concerns, when there is one."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{path}: {message}" if path is not None else message)
+        self.message = message
+
+
+class MediaOpenError(AvpipeError, OSError):
+    """The file does not exist, is empty, or is not a container FFmpeg can open."""
+
+
+class NoVideoStream(AvpipeError, LookupError):
+    """The container opened but holds no decodable video stream (audio-only, say)."""
+
+
+class NoAudioStream(AvpipeError, LookupError):
+    """The container opened but holds no decodable audio stream."""
+
+
+class DecodeError(AvpipeError, RuntimeError):
+    """A stream could be opened but not decoded (corrupt or truncated data)."""
+
+
+class WorkerCrashed(AvpipeError, RuntimeError):
+    """The process handling one video died (a native decoder abort, out of memory)."""
+
+
+class WorkerTimeout(AvpipeError, TimeoutError):
+    """The process handling one video ran past its time limit and was killed."""
+
+
+class PipelineConfigError(AvpipeError, ValueError):
+    """A pipeline file or option is malformed or names an unknown stage or backend."""

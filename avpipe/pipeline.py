@@ -1,0 +1,327 @@
+"""The stage graph for one video, and pipeline definitions (``pipelines/*.toml``).
+
+A pipeline is an ordered list of stage names plus options per stage. Each stage is a small class
+with the same interface: it reads the artifacts it needs from a :class:`VideoContext` and adds
+its own. Frame consumers (``on_frame``) all see each sampled frame during the single decode
+pass, so no stage holds the whole video in memory and nothing is decoded twice.
+
+A stage that fails records a :class:`~avpipe.schema.StageError` and the stages that needed its
+artifact are skipped; the video still gets a result that says what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from . import __version__
+from .errors import DecodeError, MediaOpenError, NoVideoStream, PipelineConfigError
+from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions
+from .schema import MediaInfo, Result, StageError, StageInfo, VideoInfo
+
+if TYPE_CHECKING:
+    from .decode.base import Frame
+    from .shots import KeyframeCandidate, ShotDetector
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class VideoContext:
+    """Everything known about one video while its stages run."""
+
+    path: Path
+    video_id: str
+    work_dir: Path
+    options: PipelineOptions
+    result: Result
+    media: MediaInfo | None = None
+    frames_decoded: int = 0
+    keyframe_images: list["KeyframeCandidate"] = field(default_factory=list)
+    shot_detector: "ShotDetector | None" = None
+    failed: set[str] = field(default_factory=set)
+    video_end_s: float | None = None  # where decoding stopped, when a damaged file ends early
+    notify: Callable[[str, object], None] = lambda kind, value: None
+
+    def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
+               status: str = "ok") -> None:
+        """Note a stage's timing (added to any earlier time of the same stage)."""
+        earlier = self.result.stages.get(stage)
+        total = seconds + (earlier.seconds if earlier else 0.0)
+        self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status)
+
+    def fail(self, stage: str, exc: BaseException) -> None:
+        """Record a stage's failure as an error entry of the result."""
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        self.failed.add(stage)
+        self.result.errors.append(StageError(stage=stage, type=type(exc).__name__, message=message))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+class Stage:
+    """Base of all stages. ``needs`` names what must exist first ("media", "frames")."""
+
+    name: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def ready(self, ctx: VideoContext) -> bool:
+        """Whether the artifacts this stage needs exist (missing ones were reported upstream)."""
+        have = {"media": ctx.media is not None, "frames": ctx.frames_decoded > 0}
+        return self.name not in ctx.failed and all(have.get(n, False) for n in self.needs)
+
+    def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
+        """Called for each sampled frame during decode (frame consumers override this)."""
+
+    def run(self, ctx: VideoContext) -> None:
+        """Called once, in pipeline order, after decode."""
+
+
+class ProbeStage(Stage):
+    name = "probe"
+
+    def run(self, ctx: VideoContext) -> None:
+        from .probe import probe
+
+        media = probe(ctx.path)
+        ctx.media = media
+        v = media.streams[media.video_stream] if media.video_stream is not None else None
+        ctx.result.video = ctx.result.video.model_copy(update=dict(
+            duration_s=media.duration_s,
+            fps=v.fps if v else None,
+            width=v.width if v else None,
+            height=v.height if v else None,
+            rotation=v.rotation if v else None,
+            vfr=v.vfr if v else None,
+            has_video=v is not None,
+            has_audio=media.audio_stream is not None,
+            video_stream=media.video_stream,
+            audio_stream=media.audio_stream,
+            size_bytes=media.size_bytes,
+        ))
+        ctx.notify("duration", media.duration_s)
+        if media.video_stream is None and media.audio_stream is None:
+            raise MediaOpenError("the container holds neither a video nor an audio stream", ctx.path)
+
+
+class DecodeStage(Stage):
+    """Runs the one decode pass and hands every sampled frame to the frame consumers."""
+
+    name = "decode"
+    needs = ("media",)
+
+    def __init__(self, consumers: list[Stage]) -> None:
+        self.consumers = consumers
+
+    def run(self, ctx: VideoContext) -> None:
+        from .decode import open_frames
+
+        if ctx.media.video_stream is None:
+            raise NoVideoStream("no video stream: frames, shots and keyframes are missing", ctx.path)
+        reader = open_frames(ctx.path, ctx.media, ctx.options.decode)
+        try:
+            self._drive(ctx, reader)
+        except DecodeError:
+            if reader.name != "decord" or ctx.frames_decoded or ctx.options.decode.backend != "auto":
+                raise
+            # decord could not read what FFmpeg's own demuxer could: try PyAV before giving up.
+            reader = open_frames(ctx.path, ctx.media, ctx.options.decode, backend="pyav")
+            self._drive(ctx, reader)
+        report = reader.report
+        if report.stopped_early_at is not None:
+            # Later stages must not describe time that was never decoded.
+            ctx.video_end_s = report.stopped_early_at + 1.0 / ctx.options.decode.fps
+        if report.stopped_early_at is not None or report.bad_packets:
+            note = "; ".join(report.messages) or f"{report.bad_packets} damaged video packets skipped"
+            ctx.result.errors.append(StageError(stage="decode", type="PartialDecode", message=note))
+            self.status = "partial"
+
+    def _drive(self, ctx: VideoContext, reader) -> None:
+        self.backend = reader.name
+        ctx.notify("decode_backend", reader.name)
+        consumers = list(self.consumers)
+        spent = {c.name: 0.0 for c in consumers}
+        for frame in reader:
+            ctx.frames_decoded += 1
+            for consumer in list(consumers):
+                t0 = time.perf_counter()
+                try:
+                    consumer.on_frame(ctx, frame)
+                except Exception as exc:  # noqa: BLE001 - one consumer's bug must not stop decode
+                    ctx.fail(consumer.name, exc)
+                    consumers.remove(consumer)
+                spent[consumer.name] += time.perf_counter() - t0
+        for name, seconds in spent.items():
+            ctx.record(name, seconds)
+        self.excluded_seconds = sum(spent.values())
+        ctx.notify("decode_done", None)
+
+
+class ShotStage(Stage):
+    """Shot boundaries and keyframe choice (:mod:`avpipe.shots`)."""
+
+    name = "shots"
+    needs = ("frames",)
+
+    def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
+        if ctx.shot_detector is None:
+            from .shots import ShotDetector
+
+            ctx.shot_detector = ShotDetector(ctx.options.shots)
+        ctx.shot_detector.add(frame)
+
+    def run(self, ctx: VideoContext) -> None:
+        end = ctx.video_end_s if ctx.video_end_s is not None else ctx.result.video.duration_s
+        shots, keyframes, events = ctx.shot_detector.finish(end or 0.0)
+        ctx.result.shots = shots
+        ctx.result.events = sorted([*ctx.result.events, *events], key=lambda e: (e.start, e.end, e.kind))
+        ctx.keyframe_images = keyframes
+
+
+class KeyframeStage(Stage):
+    """Keyframes in the result, and their JPEG thumbnails in ``keyframes/``."""
+
+    name = "keyframes"
+    needs = ("frames",)
+
+    def run(self, ctx: VideoContext) -> None:
+        from .schema import Keyframe
+        from .writers import write_thumbnail
+
+        opts = ctx.options.keyframes
+        out = []
+        for candidate in ctx.keyframe_images:
+            thumb = None
+            if opts.thumbnails:
+                thumb = f"keyframes/{int(round(candidate.t * 1000)):08d}.jpg"
+                write_thumbnail(candidate.image, ctx.work_dir / thumb, opts.thumbnail_size, opts.jpeg_quality)
+            out.append(Keyframe(t=round(candidate.t, 3), shot=candidate.shot, thumbnail=thumb))
+        ctx.result.keyframes = out
+        ctx.keyframe_images = []  # the pixels are no longer needed
+
+
+#: Stage registry: the names a pipeline file may list. Frame consumers must follow "decode".
+STAGES: dict[str, type[Stage]] = {
+    "probe": ProbeStage,
+    "decode": DecodeStage,
+    "shots": ShotStage,
+    "keyframes": KeyframeStage,
+}
+
+
+# --------------------------------------------------------------------------- definitions
+
+_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions}
+
+
+def _build(cls, table: dict, where: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        raise PipelineConfigError(f"{where}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise PipelineConfigError(f"{where}: {exc}") from exc
+
+
+def parse_pipeline(text: str, name: str = "custom", where: str = "<pipeline>") -> PipelineOptions:
+    """Pipeline options from the TOML text of a pipeline definition."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PipelineConfigError(f"{where}: not valid TOML: {exc}") from exc
+    stages = tuple(data.pop("stages", PipelineOptions.stages))
+    for stage in stages:
+        if stage not in STAGES:
+            raise PipelineConfigError(f"{where}: unknown stage {stage!r}; known: {sorted(STAGES)}")
+    if "probe" not in stages or stages[0] != "probe":
+        raise PipelineConfigError(f"{where}: the first stage must be 'probe'")
+    kwargs = {"name": data.pop("name", name), "stages": stages, "device": data.pop("device", "auto")}
+    for section, cls in _SECTIONS.items():
+        kwargs[section] = _build(cls, data.pop(section, {}), f"{where} [{section}]")
+    if data:
+        raise PipelineConfigError(f"{where}: unknown keys {sorted(data)}")
+    return PipelineOptions(**kwargs)
+
+
+def builtin_pipelines() -> dict[str, str]:
+    """Names and texts of the pipeline definitions shipped in ``pipelines/``."""
+    folder = resources.files("avpipe.pipelines")
+    return {p.name[:-5]: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.name.endswith(".toml")}
+
+
+def load_pipeline(name_or_path: str = "default") -> PipelineOptions:
+    """A shipped pipeline by name (``default``) or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise PipelineConfigError(f"pipeline file not found: {name_or_path}")
+        return parse_pipeline(path.read_text(encoding="utf-8"), path.stem, str(path))
+    shipped = builtin_pipelines()
+    if name_or_path not in shipped:
+        raise PipelineConfigError(f"unknown pipeline {name_or_path!r}; shipped: {sorted(shipped)}")
+    return parse_pipeline(shipped[name_or_path], name_or_path, f"pipelines/{name_or_path}.toml")
+
+
+# --------------------------------------------------------------------------- one video
+
+
+def build_stages(options: PipelineOptions) -> list[Stage]:
+    """Instantiate the pipeline's stages; the decode stage gets the frame consumers after it."""
+    names = list(options.stages)
+    built: list[Stage] = []
+    consumers: list[Stage] = []
+    for name in names:
+        if name == "decode":
+            continue
+        stage = STAGES[name]()
+        if type(stage).on_frame is not Stage.on_frame:
+            if "decode" not in names or names.index(name) < names.index("decode"):
+                raise PipelineConfigError(f"stage {name!r} consumes frames and must come after 'decode'")
+            consumers.append(stage)
+        built.append(stage)
+    if "decode" in names:
+        built.insert(names.index("decode"), DecodeStage(consumers))
+    return built
+
+
+def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOptions,
+                  notify: Callable[[str, object], None] | None = None) -> Result:
+    """Run every stage of ``options`` on one video and return its result.
+
+    Files the stages write (thumbnails) go into ``work_dir``. Only a probe failure (missing,
+    empty or unreadable file) raises; every later failure is recorded in ``result.errors``.
+    ``notify(kind, value)`` tells a supervising process how far it got: ``duration`` (seconds of
+    media, after probe), ``decode_backend`` (name) and ``decode_done``.
+    """
+    result = Result(
+        avpipe_version=__version__,
+        pipeline=options.name,
+        video=VideoInfo(path=str(path), video_id=video_id, has_audio=False, has_video=False),
+    )
+    ctx = VideoContext(path=path, video_id=video_id, work_dir=work_dir, options=options, result=result,
+                       notify=notify or (lambda kind, value: None))
+    for stage in build_stages(options):
+        if stage.name != "probe" and not stage.ready(ctx):
+            continue
+        t0 = time.perf_counter()
+        stage.status = "ok"
+        try:
+            stage.run(ctx)
+        except Exception as exc:
+            if stage.name == "probe":
+                raise
+            ctx.fail(stage.name, exc)
+            stage.status = "error"
+        seconds = time.perf_counter() - t0 - getattr(stage, "excluded_seconds", 0.0)
+        ctx.record(stage.name, seconds, backend=getattr(stage, "backend", None),
+                   model=getattr(stage, "model", None), status=stage.status)
+    return result

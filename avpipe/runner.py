@@ -1,0 +1,306 @@
+"""Local batch runner: each video in a worker process, with a time limit, results written
+atomically, and ``index.jsonl`` saying what became of every input.
+
+Why processes: native decoders (decord above all, issues #373 and #25) can hang or abort the
+whole interpreter on a broken file. Here a hang costs one video (the worker is killed at its
+deadline) and an abort costs one video (the worker is replaced); the batch goes on. When the
+dead worker was inside decord, the video is tried once more with PyAV before it is given up.
+
+Workers are long-lived: each takes videos one after another, so models that later stages load
+are loaded once per worker, not once per video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_any
+from pathlib import Path
+from typing import Callable
+
+from .discover import Input, discover
+from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
+from .options import PipelineOptions
+from .schema import ErrorInfo, IndexRecord
+from .writers import WRITERS, atomic_write_text, dumps_line, publish_dir
+
+TMP_DIR = ".avpipe-tmp"
+#: Time allowed before the duration is known (open and probe), and per second of media after.
+BASE_TIMEOUT_S = 300.0
+TIMEOUT_PER_MEDIA_SECOND = 3.0
+#: index.jsonl is rewritten at most this often while a batch runs (and always at the end).
+INDEX_FLUSH_S = 2.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    # Worker processes; 0 runs videos in this process (no isolation: for debugging).
+    workers: int = 1
+    # Fixed time limit per video in seconds; None: 300 s plus 3 s per second of media.
+    timeout_s: float | None = None
+    # Output formats by writer name (avpipe.writers.WRITERS); json is always written.
+    formats: tuple[str, ...] = ("json",)
+    # Show a tqdm progress bar on stderr.
+    progress: bool = True
+    # "module:function" that handles one video in a worker (tests substitute a faulty one).
+    worker_fn: str = "avpipe.runner:process_one"
+
+
+@dataclass
+class BatchSummary:
+    records: list[IndexRecord] = field(default_factory=list)
+    index_path: Path | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "error" for r in self.records)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+# --------------------------------------------------------------------------- one video
+
+
+def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tuple[str, ...],
+                notify: Callable[[str, object], None]) -> IndexRecord:
+    """Process one input into ``out/<video_id>/`` and return its index record.
+
+    The result folder is built under ``out/.avpipe-tmp/`` and renamed into place only when
+    complete; on failure the temporary folder is removed and nothing appears under ``out``.
+    """
+    from .pipeline import process_video
+
+    t0 = time.perf_counter()
+    tmp = out / TMP_DIR / str(os.getppid()) / f"{item.video_id}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        result = process_video(item.path, item.video_id, tmp, pipeline, notify=notify)
+        for name in ("json", *formats):
+            WRITERS[name](result, tmp)
+        publish_dir(tmp, out / item.video_id)
+    except Exception as exc:  # noqa: BLE001 - one bad file is one error record
+        shutil.rmtree(tmp, ignore_errors=True)
+        message = exc.message if isinstance(exc, AvpipeError) else f"{exc}"
+        return IndexRecord(input=item.input, video_id=item.video_id, status="error",
+                           seconds=round(time.perf_counter() - t0, 3),
+                           error=ErrorInfo(type=type(exc).__name__, message=message or type(exc).__name__))
+    return IndexRecord(input=item.input, video_id=item.video_id, status="ok",
+                       result=f"{item.video_id}/result.json", partial=bool(result.errors),
+                       seconds=round(time.perf_counter() - t0, 3))
+
+
+def _load(ref: str) -> Callable:
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str) -> None:
+    """Worker loop: receive (input, pipeline), send progress notes and then the record."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    fn = _load(worker_fn)
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        item, pipeline = task
+        record = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)))
+        conn.send(("done", record.model_dump(), None))
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+@dataclass
+class _Worker:
+    process: mp.Process
+    conn: object
+    item: Input | None = None
+    pipeline: PipelineOptions | None = None
+    started: float = 0.0
+    deadline: float = float("inf")
+    in_decord: bool = False
+    retried: bool = False
+
+
+class _Pool:
+    def __init__(self, out: Path, run: RunOptions) -> None:
+        self.ctx = mp.get_context("spawn")  # no inherited locks or CUDA state
+        self.out, self.run = out, run
+        self.workers: list[_Worker] = []
+
+    def spawn(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        process = self.ctx.Process(target=_worker_main, args=(child, self.out, self.run.formats, self.run.worker_fn),
+                                   daemon=True, name="avpipe-worker")
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self.workers.append(worker)
+        return worker
+
+    def retire(self, worker: _Worker, kill: bool) -> None:
+        if kill and worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=10)
+        worker.conn.close()
+        self.workers.remove(worker)
+        if worker.item is not None:  # remove what the dead worker left half-built
+            for leftover in (self.out / TMP_DIR / str(os.getpid())).glob(f"{worker.item.video_id}.*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def close(self) -> None:
+        for worker in list(self.workers):
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=5)
+            self.retire(worker, kill=True)
+
+
+def _deadline(run: RunOptions, started: float, duration: float | None) -> float:
+    if run.timeout_s is not None:
+        return started + run.timeout_s
+    return started + BASE_TIMEOUT_S + TIMEOUT_PER_MEDIA_SECOND * (duration or 0.0)
+
+
+def _clean_stale_tmp(out: Path) -> None:
+    """Remove temporary folders of earlier runs whose process is gone (killed runs)."""
+    root = out / TMP_DIR
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        alive = entry.name.isdigit() and Path(f"/proc/{entry.name}").exists() and int(entry.name) != os.getpid()
+        if not alive:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+class _Index:
+    """index.jsonl, rewritten atomically (throttled) as records arrive, in input order."""
+
+    def __init__(self, path: Path, order: list[Input]) -> None:
+        self.path, self.order = path, {item.input: i for i, item in enumerate(order)}
+        self.records: list[IndexRecord] = []
+        self.written = 0.0
+
+    def add(self, record: IndexRecord) -> None:
+        self.records.append(record)
+        if time.monotonic() - self.written >= INDEX_FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        ordered = sorted(self.records, key=lambda r: self.order.get(r.input, len(self.order)))
+        atomic_write_text(self.path, "".join(dumps_line(r.model_dump(exclude_none=True)) + "\n" for r in ordered))
+        self.written = time.monotonic()
+
+
+def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions()) -> BatchSummary:
+    """Process every video found in ``inputs`` into ``out`` and write ``out/index.jsonl``.
+
+    Never raises for a bad input: each becomes an ``error`` record. Returns the records in
+    input order; ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_stale_tmp(out)
+    items = discover(inputs)
+    index = _Index(out / "index.jsonl", items)
+    bar = tqdm(total=len(items), unit="video", disable=not run.progress, file=sys.stderr, dynamic_ncols=True)
+
+    def finish(record: IndexRecord) -> None:
+        index.add(record)
+        bar.update(1)
+        bar.set_postfix_str(f"{record.status}: {record.input[-40:]}", refresh=False)
+
+    try:
+        if run.workers <= 0:
+            fn = _load(run.worker_fn)
+            for item in items:
+                finish(fn(item, out, pipeline, run.formats, lambda kind, value: None))
+        else:
+            _run_pool(items, out, pipeline, run, finish)
+    finally:
+        index.flush()
+        bar.close()
+        shutil.rmtree(out / TMP_DIR / str(os.getpid()), ignore_errors=True)
+        try:
+            (out / TMP_DIR).rmdir()
+        except OSError:
+            pass
+    records = sorted(index.records, key=lambda r: index.order.get(r.input, 0))
+    return BatchSummary(records=records, index_path=index.path)
+
+
+def _run_pool(items: list[Input], out: Path, pipeline: PipelineOptions, run: RunOptions,
+              finish: Callable[[IndexRecord], None]) -> None:
+    pool = _Pool(out, run)
+    queue: deque[tuple[Input, PipelineOptions, bool]] = deque((item, pipeline, False) for item in items)
+    try:
+        while queue or any(w.item for w in pool.workers):
+            while queue and (len(pool.workers) < run.workers or any(w.item is None for w in pool.workers)):
+                worker = next((w for w in pool.workers if w.item is None), None) or pool.spawn()
+                item, pipe, retried = queue.popleft()
+                worker.item, worker.pipeline, worker.in_decord = item, pipe, False
+                worker.started = time.monotonic()
+                worker.deadline = _deadline(run, worker.started, None)
+                worker.retried = retried
+                worker.conn.send((item, pipe))
+            busy = [w for w in pool.workers if w.item is not None]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=min(timeout, 5.0))
+            for worker in busy:
+                _service(pool, worker, run, queue, finish)
+    finally:
+        pool.close()
+
+
+def _service(pool: _Pool, worker: _Worker, run: RunOptions, queue: deque, finish: Callable[[IndexRecord], None]) -> None:
+    """Read what a busy worker sent; detect its death or its deadline."""
+    item = worker.item
+    try:
+        while worker.conn.poll():
+            kind, a, b = worker.conn.recv()
+            if kind == "note" and a == "duration":
+                worker.deadline = _deadline(run, worker.started, b)
+            elif kind == "note" and a == "decode_backend":
+                worker.in_decord = b == "decord"
+            elif kind == "note" and a == "decode_done":
+                worker.in_decord = False
+            elif kind == "done":
+                worker.item = None
+                finish(IndexRecord.model_validate(a))
+                return
+    except (EOFError, OSError):
+        pass  # the worker died mid-message; handled below
+    died = not worker.process.is_alive()
+    late = time.monotonic() > worker.deadline
+    if not (died or late):
+        return
+    seconds = time.monotonic() - worker.started
+    pool.retire(worker, kill=True)
+    if worker.in_decord and not worker.retried:
+        # decord hung or aborted: try the same video once more with PyAV.
+        pyav = dataclasses.replace(worker.pipeline, decode=dataclasses.replace(worker.pipeline.decode, backend="pyav"))
+        queue.appendleft((item, pyav, True))
+        return
+    if died:
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        error = WorkerCrashed(f"the worker process died ({how}) while processing this video", item.path)
+    else:
+        error = WorkerTimeout(f"processing took longer than its limit ({seconds:.0f} s) and was stopped", item.path)
+    finish(IndexRecord(input=item.input, video_id=item.video_id, status="error", seconds=round(seconds, 3),
+                       error=ErrorInfo(type=type(error).__name__, message=error.message)))

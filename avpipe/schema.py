@@ -1,0 +1,232 @@
+"""The one result schema: what avpipe writes for every video, field by field.
+
+These pydantic models are the contract between stages, writers and outside checks. They import
+nothing heavy (no numpy, no torch), so ``import avpipe.schema`` is cheap. Timestamps are seconds
+(float) and intervals are half-open ``[start, end)``.
+
+``result.schema.json`` beside this module is generated from these models
+(``avpipe schema > avpipe/result.schema.json``); a test fails when the two drift apart.
+Bump ``SCHEMA_VERSION``'s minor number for added fields, the major one for changed meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Status = Literal["ok", "error", "skipped"]
+
+
+class _Model(BaseModel):
+    # Unknown fields are an error: a typo in a stage should fail its tests, not vanish.
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- probe
+
+
+class StreamInfo(_Model):
+    """One stream of the container, as FFmpeg's demuxer reports it."""
+
+    index: int = Field(description="Stream index inside the container.")
+    type: Literal["video", "audio", "subtitle", "data", "attachment", "unknown"]
+    codec: str | None = Field(None, description="Codec name, e.g. h264, aac, mov_text.")
+    duration_s: float | None = Field(None, description="Stream duration, when the container says.")
+    language: str | None = Field(None, description="ISO 639 language tag from the metadata.")
+    title: str | None = None
+    default: bool = Field(False, description="The container marks it as the default stream.")
+    # video
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = Field(None, description="Average frame rate (frames / duration).")
+    frames: int | None = Field(None, description="Frame count, when the container stores it.")
+    rotation: int | None = Field(None, description="Display rotation in degrees (0, 90, 180, 270).")
+    vfr: bool | None = Field(None, description="Variable frame rate: frame durations differ.")
+    attached_pic: bool = Field(False, description="A cover image, not a moving picture.")
+    # audio
+    sample_rate: int | None = None
+    channels: int | None = None
+    bit_rate: int | None = None
+
+
+class MediaInfo(_Model):
+    """What ``avpipe probe`` prints: container facts plus the streams the pipeline will use."""
+
+    path: str
+    size_bytes: int
+    format: str | None = Field(None, description="Container format names, e.g. 'mov,mp4,m4a'.")
+    duration_s: float | None = Field(None, description="Container duration in seconds.")
+    streams: list[StreamInfo]
+    video_stream: int | None = Field(None, description="Index of the chosen video stream.")
+    audio_stream: int | None = Field(None, description="Index of the chosen audio stream.")
+    choice: list[str] = Field(
+        default_factory=list, description="Why those streams were chosen, one line per choice."
+    )
+
+
+# --------------------------------------------------------------------------- result
+
+
+class VideoInfo(_Model):
+    """The input file and the streams the result was made from."""
+
+    path: str = Field(description="The input path as given on the command line.")
+    video_id: str = Field(description="Stable id: same file, same id; same name elsewhere, not.")
+    duration_s: float | None = Field(None, description="Duration of the media in seconds.")
+    fps: float | None = Field(None, description="Average frame rate of the chosen video stream.")
+    width: int | None = Field(None, description="Coded width of the chosen video stream.")
+    height: int | None = Field(None, description="Coded height of the chosen video stream.")
+    rotation: int | None = Field(None, description="Display rotation in degrees.")
+    vfr: bool | None = Field(None, description="Variable frame rate.")
+    has_audio: bool
+    has_video: bool
+    video_stream: int | None = Field(None, description="Container index of the stream used.")
+    audio_stream: int | None = Field(None, description="Container index of the stream used.")
+    size_bytes: int | None = None
+
+
+class Word(_Model):
+    start: float
+    end: float
+    word: str
+    prob: float = Field(description="Model's probability for the word, 0..1.")
+
+
+class Emotion(_Model):
+    label: str = Field(description="Most likely emotion.")
+    scores: dict[str, float] = Field(description="Score per emotion, summing to 1.")
+    by_modality: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="What each modality (face, voice, text) said on its own."
+    )
+
+
+class Segment(_Model):
+    start: float
+    end: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+    emotion: Emotion | None = None
+
+
+class Transcript(_Model):
+    language: str | None = Field(None, description="ISO 639-1 code of the spoken language.")
+    segments: list[Segment] = Field(default_factory=list)
+
+
+class Shot(_Model):
+    """A run of frames with no content cut: ``[start, end)`` in seconds."""
+
+    start: float
+    end: float
+
+
+class Label(_Model):
+    label: str
+    score: float
+
+
+class Face(_Model):
+    box: tuple[float, float, float, float] = Field(
+        description="x, y, width, height as fractions of the frame's width and height."
+    )
+    emotion: str | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class Keyframe(_Model):
+    """A representative frame: the sharpest sampled frame of a shot (or of a long shot's part)."""
+
+    t: float = Field(description="Presentation time of the frame in seconds.")
+    shot: int | None = Field(None, description="Index into ``shots``.")
+    labels: list[Label] = Field(default_factory=list)
+    faces: list[Face] = Field(default_factory=list)
+    thumbnail: str | None = Field(None, description="JPEG path relative to the result folder.")
+
+
+class Event(_Model):
+    """Something that happens at a time. ``kind`` is one of: shot_change, speech, silence,
+    face_appear, face_disappear, label, keyword, emotion_change, loud_sound, text_on_screen."""
+
+    start: float
+    end: float
+    kind: str
+    label: str = ""
+    score: float = 1.0
+
+
+class Highlight(_Model):
+    start: float
+    end: float
+    text: str
+
+
+class Chapter(_Model):
+    start: float
+    end: float
+    title: str
+
+
+class Summary(_Model):
+    text: str = ""
+    highlights: list[Highlight] = Field(default_factory=list)
+    chapters: list[Chapter] = Field(default_factory=list)
+
+
+class StageInfo(_Model):
+    seconds: float = Field(description="Wall-clock time the stage took for this video.")
+    backend: str | None = Field(None, description="Which backend ran, e.g. decord, pyav.")
+    model: str | None = Field(None, description="Model name or weight file, when there is one.")
+    status: Literal["ok", "partial", "error"] = "ok"
+
+
+class StageError(_Model):
+    stage: str
+    type: str = Field(description="Exception class name, e.g. NoAudioStream.")
+    message: str
+
+
+class Result(_Model):
+    """Everything avpipe knows about one video. Missing parts are empty and say why in errors."""
+
+    schema_version: str = SCHEMA_VERSION
+    avpipe_version: str = ""
+    pipeline: str = Field("", description="Name of the pipeline definition that made it.")
+    video: VideoInfo
+    transcript: Transcript = Field(default_factory=Transcript)
+    shots: list[Shot] = Field(default_factory=list)
+    keyframes: list[Keyframe] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    summary: Summary = Field(default_factory=Summary)
+    stages: dict[str, StageInfo] = Field(default_factory=dict)
+    errors: list[StageError] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- batch index
+
+
+class ErrorInfo(_Model):
+    type: str
+    message: str
+
+
+class IndexRecord(_Model):
+    """One line of ``index.jsonl``: what became of one input of a batch."""
+
+    input: str
+    video_id: str | None = None
+    status: Status
+    result: str | None = Field(None, description="result.json path relative to the out folder.")
+    partial: bool = Field(False, description="The result lacks parts; its errors say which.")
+    seconds: float | None = Field(None, description="Wall-clock time spent on this input.")
+    error: ErrorInfo | None = None
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of ``result.json``, generated from :class:`Result`."""
+    schema = Result.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://avpipe.dev/schema/result-{SCHEMA_VERSION}.json"
+    return schema
