@@ -172,9 +172,14 @@ class ShotStage(Stage):
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
         if ctx.shot_detector is None:
-            from .shots import ShotDetector
+            from functools import partial
 
-            ctx.shot_detector = ShotDetector(ctx.options.shots)
+            from .shots import ShotDetector
+            from .writers import encode_thumbnail
+
+            kf = ctx.options.keyframes
+            ctx.shot_detector = ShotDetector(ctx.options.shots, partial(encode_thumbnail, size=kf.thumbnail_size,
+                                                                        quality=kf.jpeg_quality))
         ctx.shot_detector.add(frame)
 
     def run(self, ctx: VideoContext) -> None:
@@ -193,18 +198,16 @@ class KeyframeStage(Stage):
 
     def run(self, ctx: VideoContext) -> None:
         from .schema import Keyframe
-        from .writers import write_thumbnail
+        from .writers import atomic_write_bytes
 
-        opts = ctx.options.keyframes
         out = []
         for candidate in ctx.keyframe_images:
             thumb = None
-            if opts.thumbnails:
+            if ctx.options.keyframes.thumbnails and candidate.jpeg:
                 thumb = f"keyframes/{int(round(candidate.t * 1000)):08d}.jpg"
-                write_thumbnail(candidate.image, ctx.work_dir / thumb, opts.thumbnail_size, opts.jpeg_quality)
+                atomic_write_bytes(ctx.work_dir / thumb, candidate.jpeg)
             out.append(Keyframe(t=round(candidate.t, 3), shot=candidate.shot, thumbnail=thumb))
         ctx.result.keyframes = out
-        ctx.keyframe_images = []  # the pixels are no longer needed
 
 
 #: Stage registry: the names a pipeline file may list. Frame consumers must follow "decode".

@@ -8,13 +8,16 @@ that package because it pins the GUI build of OpenCV and decodes the file a seco
 
 Cuts land on the sampled grid (0.5 s at 2 fps): a cut at 3.2 s is reported at the first sample
 after it. Keyframes are the sharpest sample (variance of the Laplacian) of each shot, and of each
-``keyframe_interval_s`` piece of a long shot; only the current candidate frame is held in memory.
+``keyframe_interval_s`` piece of a long shot. Only the current candidate's pixels are held; a
+chosen keyframe is kept as a small JPEG (``encode``), so a 10-hour video's keyframes cost
+megabytes, not gigabytes.
 """
+
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .schema import Event, Keyframe, Shot
 
@@ -27,12 +30,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class KeyframeCandidate:
-    """A chosen keyframe and its pixels, until the writer has stored the thumbnail."""
+    """A keyframe: its time, shot and sharpness, with its pixels while it is a candidate and
+    its encoded thumbnail (``jpeg``) once chosen."""
 
     t: float
     shot: int
     sharpness: float
-    image: "np.ndarray"
+    image: "np.ndarray | None"
+    jpeg: bytes | None = None
 
 
 def colour_histogram(image: "np.ndarray") -> "np.ndarray":
@@ -66,6 +71,9 @@ class ShotDetector:
     """Consumes sampled frames in time order; ``finish`` returns shots, keyframes and events."""
 
     options: "ShotOptions"
+    # Turns a chosen keyframe's pixels into the bytes kept for it (a JPEG thumbnail); None
+    # keeps no pixels at all.
+    encode: "Callable[[np.ndarray], bytes] | None" = None
     cuts: list[float] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     keyframes: list[KeyframeCandidate] = field(default_factory=list)
@@ -97,7 +105,10 @@ class ShotDetector:
 
     def _close_piece(self) -> None:
         if self._best is not None:
-            self.keyframes.append(self._best)
+            best = self._best
+            best.jpeg = self.encode(best.image) if self.encode else None
+            best.image = None
+            self.keyframes.append(best)
             self._best = None
 
     def finish(self, duration_s: float) -> tuple[list[Shot], list[KeyframeCandidate], list[Event]]:

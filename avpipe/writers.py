@@ -39,8 +39,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_thumbnail(image: "np.ndarray", path: Path, size: int, quality: int) -> None:
-    """Save an RGB frame as a JPEG whose longest side is at most ``size`` pixels."""
+def encode_thumbnail(image: "np.ndarray", size: int, quality: int) -> bytes:
+    """An RGB frame as JPEG bytes, scaled so its longest side is at most ``size`` pixels."""
     import cv2
 
     h, w = image.shape[:2]
@@ -49,8 +49,8 @@ def write_thumbnail(image: "np.ndarray", path: Path, size: int, quality: int) ->
         image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise OSError(f"JPEG encoding failed for {path}")
-    atomic_write_bytes(path, buf.tobytes())
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
 
 
 def write_json(result: "Result", folder: Path) -> Path:

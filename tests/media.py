@@ -56,6 +56,12 @@ RECIPES: dict[str, str] = {
         "-f lavfi -i sine=frequency=440:duration=6 "
         "-c:v libx264 -g 25 -pix_fmt yuv420p -c:a aac -movflags +faststart"
     ),
+    # One hour, tiny picture and low-rate audio: for memory bounds, fast to make (~4 s, 17 MB).
+    "hour_tiny.mp4": (
+        "-f lavfi -i testsrc2=size=96x64:rate=2:duration=3600 "
+        "-f lavfi -i sine=frequency=440:sample_rate=8000:duration=3600 "
+        "-c:v libx264 -preset ultrafast -g 60 -pix_fmt yuv420p -c:a aac -b:a 8k"
+    ),
     # 60 s of digital silence over a still picture.
     "silent_60s.mp4": (
         "-f lavfi -i color=c=gray:size=160x120:rate=5:duration=60 "

@@ -67,6 +67,7 @@ class DecordReader:
                 break
             for index, image in zip(chunk, batch):
                 self.report.frames += 1
-                yield Frame(t=float(starts[index]), image=image)
+                # A copy, so that a frame kept downstream does not pin its whole batch.
+                yield Frame(t=float(starts[index]), image=image.copy())
         if self.report.frames == 0:
             raise DecodeError("no frame could be decoded", self.path)
