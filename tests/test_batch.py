@@ -160,3 +160,32 @@ def test_all_ok_exits_0_and_help_imports_nothing_heavy(tmp_path, gen):
            "print(sorted(m for m in ('torch', 'av', 'cv2', 'numpy', 'decord') if m in sys.modules))"
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert heavy == "[]"
+
+
+def _ffmpeg_duration(path: Path) -> float:
+    """Duration as FFmpeg's own command line reports it (``Duration: HH:MM:SS.ss``)."""
+    import re
+
+    import media
+
+    text = subprocess.run([media.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text).groups()
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def test_sample_videos_all_give_valid_results(tmp_path):
+    """What `make demo` does: every sample video gets a schema-valid result."""
+    samples = Path(__file__).resolve().parent.parent / "sample_videos"
+    videos = sorted(p for p in samples.iterdir() if p.suffix == ".mp4")
+    assert len(videos) >= 3
+    proc = run_cli("run", samples, "--out", tmp_path, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    index = read_index(tmp_path)
+    assert sorted(Path(k).name for k in index) == [v.name for v in videos]
+    for video in videos:
+        record = index[str(video)]
+        assert record["status"] == "ok" and not record["partial"]
+        result = json.loads((tmp_path / record["result"]).read_text())
+        jsonschema.validate(result, json_schema())
+        assert abs(result["video"]["duration_s"] - _ffmpeg_duration(video)) <= 0.1
+        assert result["shots"] and result["keyframes"]

@@ -44,6 +44,16 @@ class FrameReader(Protocol):
     def __iter__(self) -> Iterator[Frame]: ...
 
 
+class ReaderBase:
+    """What every backend keeps: the file, its probe facts, the options, and the report."""
+
+    name = "base"
+
+    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions") -> None:
+        self.path, self.media, self.options = path, media, options
+        self.report = DecodeReport()
+
+
 def sample_times(duration_s: float, fps: float, max_frames: int) -> list[float]:
     """Evenly spaced sample timestamps in ``[0, duration_s)``: ``fps`` per second, at most
     ``max_frames`` (the spacing widens for long videos)."""

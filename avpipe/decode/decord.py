@@ -9,28 +9,19 @@ runs inside a worker process because it can hang or abort on broken input.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from ..errors import DecodeError
-from .base import DecodeReport, Frame, sample_times, target_size, video_duration
-
-if TYPE_CHECKING:
-    from ..options import DecodeOptions
-    from ..schema import MediaInfo
+from .base import Frame, ReaderBase, sample_times, target_size, video_duration
 
 #: Frames decoded per call; bounds memory at BATCH x frame size.
 BATCH = 16
 
 
-class DecordReader:
+class DecordReader(ReaderBase):
     """Sampled frames through decord's ``VideoReader``."""
 
     name = "decord"
-
-    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions") -> None:
-        self.path, self.media, self.options = path, media, options
-        self.report = DecodeReport()
 
     def __iter__(self) -> Iterator[Frame]:
         import decord

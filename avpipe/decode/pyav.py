@@ -7,26 +7,17 @@ counts. Memory stays bounded because only the frame being converted is held.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from ..errors import DecodeError
 from ..probe import open_container
-from .base import DecodeReport, Frame, sample_times, target_size, upright, video_duration
-
-if TYPE_CHECKING:
-    from ..options import DecodeOptions
-    from ..schema import MediaInfo
+from .base import Frame, ReaderBase, sample_times, target_size, upright, video_duration
 
 
-class PyAVReader:
+class PyAVReader(ReaderBase):
     """Sampled frames of ``media.video_stream`` through FFmpeg's decoders."""
 
     name = "pyav"
-
-    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions") -> None:
-        self.path, self.media, self.options = path, media, options
-        self.report = DecodeReport()
 
     def __iter__(self) -> Iterator[Frame]:
         import av
