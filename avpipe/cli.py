@@ -1,4 +1,4 @@
-"""Command line: ``avpipe run | probe | schema | pipelines``.
+"""Command line: ``avpipe run | probe | models | eval | schema | pipelines``.
 
 Only argparse and the standard library load at start-up; each command imports what it needs,
 so ``avpipe --help`` answers at once (no torch, no FFmpeg). Exit codes: 0 every input ok or
@@ -43,13 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="compute device for model stages")
     run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (0: in this process, no isolation)")
     run.add_argument("--engine", choices=("local",), default="local", help="execution engine")
-    run.add_argument("--formats", type=_formats, default=("json",), help="comma-separated output formats (default: json)")
+    run.add_argument("--formats", type=_formats, default=("json", "srt", "vtt"),
+                     help="comma-separated output formats (default: json,srt,vtt)")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="time limit per video (default: 300 s + 3 s per second of media)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     probe = sub.add_parser("probe", help="print media facts of FILE as JSON")
     probe.add_argument("file", metavar="FILE")
+
+    models = sub.add_parser("models", help="list, fetch or verify models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    msub.add_parser("list", help="every known model and where it would come from now")
+    fetch = msub.add_parser("fetch", help="make a model available offline (downloads hub models)")
+    fetch.add_argument("names", nargs="+", metavar="NAME")
+    verify = msub.add_parser("verify", help="check bundled weights against their sha256")
+    verify.add_argument("names", nargs="*", metavar="NAME", help="default: every bundled model")
+
+    ev = sub.add_parser("eval", help="measure quality against references")
+    esub = ev.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
+    asr = esub.add_parser("asr", help="word error rate of the speech stage against subtitles")
+    asr.add_argument("inputs", nargs="+", metavar="MEDIA")
+    asr.add_argument("--ref", action="append", default=None, metavar="FILE",
+                     help="reference subtitles or text, one per input in order (default: a sidecar "
+                          "<stem>.srt/.vtt/.txt, else the media's own subtitle stream)")
+    asr.add_argument("--pipeline", default="default", metavar="NAME|FILE")
+    asr.add_argument("--backend", default=None, help="speech backend (default: the pipeline's)")
+    asr.add_argument("--model", default=None, help="speech model (default: the pipeline's)")
+    asr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
 
     sub.add_parser("schema", help="print the JSON Schema of result.json")
     sub.add_parser("pipelines", help="list the shipped pipeline definitions")
@@ -99,6 +120,79 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .errors import AvpipeError
+    from .models import REGISTRY, resolve, status, verify
+
+    if args.models_command == "list":
+        for spec in REGISTRY.values():
+            print(json.dumps({"model": spec.name, "status": status(spec), "format": spec.format,
+                              "hub": spec.hub, "transformers": spec.hf_transformers, "about": spec.description}))
+        return 0
+    names = args.names or [n for n, spec in REGISTRY.items() if spec.bundled]
+    code = 0
+    for name in names:
+        try:
+            if args.models_command == "fetch":
+                print(json.dumps({"model": name, "path": str(resolve(name, allow_download=True))}))
+            else:
+                facts = verify(name)
+                print(json.dumps(facts))
+                code = code or (0 if facts["ok"] in (True, None) else 1)
+        except (AvpipeError, KeyError) as exc:
+            print(json.dumps({"model": name, "error": {"type": type(exc).__name__, "message": str(exc)}}))
+            code = 1
+    return code
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .decode import load_audio
+    from .errors import PipelineConfigError
+    from .evaluate import find_reference, reference_text, wer
+    from .pipeline import load_pipeline, resolve_device
+    from .probe import probe
+    from .speech import transcribe
+
+    if args.ref and len(args.ref) != len(args.inputs):
+        print("avpipe: give one --ref per input, or none", file=sys.stderr)
+        return 2
+    try:
+        pipeline = load_pipeline(args.pipeline)
+    except PipelineConfigError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("backend", args.backend), ("model", args.model)) if v}
+    options = dataclasses.replace(pipeline.speech, **overrides)
+    device = resolve_device(args.device or pipeline.device, options.backend)
+    errors = words = 0
+    code = 0
+    for i, raw in enumerate(args.inputs):
+        path = Path(raw)
+        try:
+            media = probe(path)
+            audio = load_audio(path, media)
+            cues, source = find_reference(path, Path(args.ref[i]) if args.ref else None)
+            if not cues:
+                raise FileNotFoundError(f"{path}: no reference (no --ref, sidecar or subtitle stream)")
+            transcript, meta = transcribe(audio.samples, options, device)
+        except Exception as exc:  # noqa: BLE001 - one bad input is one error line
+            print(json.dumps({"input": raw, "error": {"type": type(exc).__name__, "message": str(exc)}}))
+            code = 1
+            continue
+        hypothesis = " ".join(s.text for s in transcript.segments)
+        score = wer(reference_text(cues, audio.duration_s), hypothesis)
+        errors += score["substitutions"] + score["deletions"] + score["insertions"]
+        words += score["reference_words"]
+        print(json.dumps({"input": raw, "reference_from": source, "language": transcript.language, **meta, **score}))
+    if words:
+        print(f"avpipe eval asr: WER {errors / words:.4f} over {words} reference words "
+              f"({options.backend}, {options.model})", file=sys.stderr)
+    return code
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from .schema import json_schema
 
@@ -116,7 +210,8 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"run": _cmd_run, "probe": _cmd_probe, "schema": _cmd_schema, "pipelines": _cmd_pipelines}[args.command]
+    handler = {"run": _cmd_run, "probe": _cmd_probe, "models": _cmd_models, "eval": _cmd_eval,
+               "schema": _cmd_schema, "pipelines": _cmd_pipelines}[args.command]
     return handler(args)
 
 

@@ -52,13 +52,55 @@ class KeyframeOptions:
 
 
 @dataclass(frozen=True)
+class SpeechOptions:
+    # ASR backend: "faster-whisper" (CTranslate2; default), "openai-whisper", "transformers".
+    backend: str = "faster-whisper"
+    # Model: a registry name (avpipe models list) or a folder. tiny.en and base are bundled.
+    model: str = "tiny.en"
+    # Spoken language as an ISO 639-1 code, or None to detect it (English-only models: "en").
+    language: str | None = None
+    # Beam width; 1 is greedy decoding (fastest; what the accuracy figures use).
+    beam_size: int = 1
+    # CTranslate2 compute type: "auto" means int8 on CPU, float16 on CUDA.
+    compute_type: str = "auto"
+    # CPU threads for the model; 0 lets the backend choose.
+    cpu_threads: int = 0
+    # Segments decoded together on GPU (faster-whisper's batched pipeline); 1 = sequential.
+    batch_size: int = 1
+    # Voice activity detection first: only speech is handed to the model.
+    vad: bool = True
+    # Drop words that fall outside what the VAD calls speech (a guard; works with vad off too).
+    drop_outside_speech: bool = True
+    # Silero VAD speech probability threshold, and the padding kept around each speech region.
+    vad_threshold: float = 0.5
+    vad_pad_s: float = 0.4
+    # Silence shorter than this does not split a speech region (faster-whisper's default).
+    vad_min_silence_s: float = 2.0
+    # Regions closer than this after padding are joined: cutting out short pauses saves little
+    # time and costs words at the seams.
+    vad_merge_gap_s: float = 1.0
+    # Speech is handed to the model in pieces of at most this many seconds (bounded memory).
+    max_piece_s: float = 600.0
+    # Guards against invented text (Whisper's own thresholds, applied to every backend):
+    # drop a segment whose gzip compression ratio exceeds this (looping text compresses well),
+    compression_ratio_threshold: float = 2.4
+    # or whose no-speech probability exceeds this while its average log-probability is below
+    # log_prob_threshold,
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    # and collapse any word n-gram repeated more than this many times in a row.
+    max_repeats: int = 3
+
+
+@dataclass(frozen=True)
 class PipelineOptions:
     # Name of the pipeline definition (file stem), recorded in every result.
     name: str = "default"
     # Stage names in order; each must be registered in ``avpipe.pipeline.STAGES``.
-    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes")
+    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "speech")
     # Compute device for model stages: "auto" (CUDA when available), "cpu" or "cuda".
     device: str = "auto"
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     shots: ShotOptions = field(default_factory=ShotOptions)
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
+    speech: SpeechOptions = field(default_factory=SpeechOptions)

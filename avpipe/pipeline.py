@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 
 from . import __version__
 from .errors import DecodeError, MediaOpenError, NoVideoStream, PipelineConfigError
-from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions
+from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions, SpeechOptions
 from .schema import MediaInfo, Result, StageError, StageInfo, VideoInfo
 
 if TYPE_CHECKING:
+    from .decode import AudioTrack
     from .decode.base import Frame
     from .shots import KeyframeCandidate, ShotDetector
 
@@ -47,6 +48,7 @@ class VideoContext:
     shot_detector: "ShotDetector | None" = None
     failed: set[str] = field(default_factory=set)
     video_end_s: float | None = None  # where decoding stopped, when a damaged file ends early
+    audio: "AudioTrack | None" = None
     notify: Callable[[str, object], None] = lambda kind, value: None
 
     def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
@@ -67,14 +69,15 @@ class VideoContext:
 
 
 class Stage:
-    """Base of all stages. ``needs`` names what must exist first ("media", "frames")."""
+    """Base of all stages. ``needs`` names what must exist first ("media", "frames", "audio")."""
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
 
     def ready(self, ctx: VideoContext) -> bool:
         """Whether the artifacts this stage needs exist (missing ones were reported upstream)."""
-        have = {"media": ctx.media is not None, "frames": ctx.frames_decoded > 0}
+        have = {"media": ctx.media is not None, "frames": ctx.frames_decoded > 0,
+                "audio": ctx.audio is not None and len(ctx.audio.samples) > 0}
         return self.name not in ctx.failed and all(have.get(n, False) for n in self.needs)
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
@@ -112,28 +115,57 @@ class ProbeStage(Stage):
 
 
 class DecodeStage(Stage):
-    """Runs the one decode pass and hands every sampled frame to the frame consumers."""
+    """Runs the one video decode pass, handing every sampled frame to the frame consumers, and
+    decodes the audio track when a later stage needs it."""
 
     name = "decode"
     needs = ("media",)
 
-    def __init__(self, consumers: list[Stage]) -> None:
+    def __init__(self, consumers: list[Stage], audio: bool) -> None:
         self.consumers = consumers
+        self.audio = audio
 
     def run(self, ctx: VideoContext) -> None:
+        problems = 0
+        if ctx.media.video_stream is None:
+            ctx.fail(self.name, NoVideoStream("no video stream: frames, shots and keyframes are missing", ctx.path))
+            problems += 1
+        else:
+            problems += self._video(ctx)
+        if self.audio and ctx.media.audio_stream is not None:
+            from .decode import load_audio
+
+            try:
+                ctx.audio = load_audio(ctx.path, ctx.media, ctx.options.decode.sample_rate,
+                                       ctx.options.decode.max_bad_packets)
+                if ctx.audio.bad_packets:
+                    ctx.result.errors.append(StageError(stage="decode", type="PartialDecode", message=(
+                        f"{ctx.audio.bad_packets} damaged audio packets skipped")))
+                    problems += 1
+            except Exception as exc:  # noqa: BLE001 - the video part may still be fine
+                ctx.fail(self.name, exc)
+                problems += 1
+        ctx.failed.discard(self.name)  # what did decode is kept; errors say what did not
+        produced = ctx.frames_decoded > 0 or ctx.audio is not None
+        self.status = "error" if not produced else ("partial" if problems else "ok")
+
+    def _video(self, ctx: VideoContext) -> int:
+        """Decode the sampled frames; returns 1 when something went wrong (recorded), else 0."""
         from .decode import open_frames
 
-        if ctx.media.video_stream is None:
-            raise NoVideoStream("no video stream: frames, shots and keyframes are missing", ctx.path)
         reader = open_frames(ctx.path, ctx.media, ctx.options.decode)
         try:
-            self._drive(ctx, reader)
-        except DecodeError:
-            if reader.name != "decord" or ctx.frames_decoded or ctx.options.decode.backend != "auto":
-                raise
-            # decord could not read what FFmpeg's own demuxer could: try PyAV before giving up.
-            reader = open_frames(ctx.path, ctx.media, ctx.options.decode, backend="pyav")
-            self._drive(ctx, reader)
+            try:
+                self._drive(ctx, reader)
+            except DecodeError:
+                if reader.name != "decord" or ctx.frames_decoded or ctx.options.decode.backend != "auto":
+                    raise
+                # decord could not read what FFmpeg's own demuxer could: try PyAV before giving up.
+                reader = open_frames(ctx.path, ctx.media, ctx.options.decode, backend="pyav")
+                self._drive(ctx, reader)
+        except Exception as exc:  # noqa: BLE001 - recorded; the audio may still be fine
+            ctx.fail(self.name, exc)
+            return 1
         report = reader.report
         if report.stopped_early_at is not None:
             # Later stages must not describe time that was never decoded.
@@ -141,7 +173,8 @@ class DecodeStage(Stage):
         if report.stopped_early_at is not None or report.bad_packets:
             note = "; ".join(report.messages) or f"{report.bad_packets} damaged video packets skipped"
             ctx.result.errors.append(StageError(stage="decode", type="PartialDecode", message=note))
-            self.status = "partial"
+            return 1
+        return 0
 
     def _drive(self, ctx: VideoContext, reader) -> None:
         self.backend = reader.name
@@ -210,18 +243,47 @@ class KeyframeStage(Stage):
         ctx.result.keyframes = out
 
 
+class SpeechStage(Stage):
+    """Transcript with word timestamps (:mod:`avpipe.speech`)."""
+
+    name = "speech"
+    needs = ("audio",)
+
+    def run(self, ctx: VideoContext) -> None:
+        from .speech import transcribe
+
+        o = ctx.options.speech
+        transcript, meta = transcribe(ctx.audio.samples, o, device=resolve_device(ctx.options.device, o.backend))
+        ctx.result.transcript = transcript
+        self.backend, self.model = meta["backend"], meta["model"]
+
+
+def resolve_device(device: str, backend: str) -> str:
+    """``auto`` becomes ``cuda`` where the backend's runtime sees a GPU, else ``cpu``."""
+    if device != "auto":
+        return device
+    if backend == "faster-whisper":
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 #: Stage registry: the names a pipeline file may list. Frame consumers must follow "decode".
 STAGES: dict[str, type[Stage]] = {
     "probe": ProbeStage,
     "decode": DecodeStage,
     "shots": ShotStage,
     "keyframes": KeyframeStage,
+    "speech": SpeechStage,
 }
 
 
 # --------------------------------------------------------------------------- definitions
 
-_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions}
+_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions, "speech": SpeechOptions}
 
 
 def _build(cls, table: dict, where: str):
@@ -292,7 +354,8 @@ def build_stages(options: PipelineOptions) -> list[Stage]:
             consumers.append(stage)
         built.append(stage)
     if "decode" in names:
-        built.insert(names.index("decode"), DecodeStage(consumers))
+        wants_audio = any("audio" in s.needs for s in built)
+        built.insert(names.index("decode"), DecodeStage(consumers, audio=wants_audio))
     return built
 
 

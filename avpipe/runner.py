@@ -47,7 +47,7 @@ class RunOptions:
     # Fixed time limit per video in seconds; None: 300 s plus 3 s per second of media.
     timeout_s: float | None = None
     # Output formats by writer name (avpipe.writers.WRITERS); json is always written.
-    formats: tuple[str, ...] = ("json",)
+    formats: tuple[str, ...] = ("json", "srt", "vtt")
     # Show a tqdm progress bar on stderr.
     progress: bool = True
     # "module:function" that handles one video in a worker (tests substitute a faulty one).
@@ -86,7 +86,7 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
     tmp.mkdir(parents=True)
     try:
         result = process_video(item.path, item.video_id, tmp, pipeline, notify=notify)
-        for name in ("json", *formats):
+        for name in dict.fromkeys(("json", *formats)):
             WRITERS[name](result, tmp)
         publish_dir(tmp, out / item.video_id)
     except Exception as exc:  # noqa: BLE001 - one bad file is one error record

@@ -60,8 +60,31 @@ def write_json(result: "Result", folder: Path) -> Path:
     return path
 
 
-#: Output formats by the name ``--formats`` uses. Later stages add srt, vtt, html.
-WRITERS: dict[str, Callable[["Result", Path], Path]] = {"json": write_json}
+def _subtitles(result: "Result", folder: Path, fmt: str) -> Path:
+    """The transcript as subtitles through pysubs2 (one cue per segment); an empty file, valid
+    for its format, when nothing was said."""
+    import pysubs2
+
+    subs = pysubs2.SSAFile()
+    for seg in result.transcript.segments:
+        subs.append(pysubs2.SSAEvent(start=round(seg.start * 1000), end=round(seg.end * 1000), text=seg.text))
+    path = folder / f"transcript.{fmt}"
+    atomic_write_text(path, subs.to_string(fmt))
+    return path
+
+
+def write_srt(result: "Result", folder: Path) -> Path:
+    """``transcript.srt``: SubRip, ``HH:MM:SS,mmm`` times."""
+    return _subtitles(result, folder, "srt")
+
+
+def write_vtt(result: "Result", folder: Path) -> Path:
+    """``transcript.vtt``: WebVTT, with its ``WEBVTT`` header."""
+    return _subtitles(result, folder, "vtt")
+
+
+#: Output formats by the name ``--formats`` uses.
+WRITERS: dict[str, Callable[["Result", Path], Path]] = {"json": write_json, "srt": write_srt, "vtt": write_vtt}
 
 
 def publish_dir(tmp_dir: Path, final_dir: Path) -> None:

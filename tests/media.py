@@ -62,6 +62,14 @@ RECIPES: dict[str, str] = {
         "-f lavfi -i sine=frequency=440:sample_rate=8000:duration=3600 "
         "-c:v libx264 -preset ultrafast -g 60 -pix_fmt yuv420p -c:a aac -b:a 8k"
     ),
+    # 60 s of a steady tone plus pink noise over test bars: sound, but no speech.
+    "tone_noise_60s.mp4": (
+        "-f lavfi -i smptebars=size=160x120:rate=5:duration=60 "
+        "-f lavfi -i sine=frequency=1000:sample_rate=16000:duration=60 "
+        "-f lavfi -i anoisesrc=color=pink:amplitude=0.3:sample_rate=16000:duration=60 "
+        "-filter_complex [1:a][2:a]amix=inputs=2[a] -map 0:v -map [a] "
+        "-c:v libx264 -pix_fmt yuv420p -c:a aac"
+    ),
     # 60 s of digital silence over a still picture.
     "silent_60s.mp4": (
         "-f lavfi -i color=c=gray:size=160x120:rate=5:duration=60 "

@@ -30,6 +30,7 @@ def test_an_hour_stays_within_bounded_memory(gen):
     assert facts["errors"] == 0
     assert facts["audio_s"] == pytest.approx(3600, abs=0.5)
     assert facts["keyframes"] == 360  # one per 10 s of the single long shot
-    # An hour of 16 kHz float32 audio alone is 230 MB; the whole run stays well under that
-    # on top of the interpreter and its libraries (about 130 MB).
-    assert facts["peak_mb"] < 300, facts
+    # The 16 kHz mono track the speech stage reads is 230 MB for an hour (held once); the
+    # interpreter, its libraries and the speech model take about 250 MB more. A second copy of
+    # the track, or the frames, or a 48 kHz copy would push this past 700 MB.
+    assert facts["peak_mb"] < 650, facts

@@ -110,6 +110,13 @@ def load_audio(path: str | Path, media: "MediaInfo", sample_rate: int = 16000, m
     import numpy as np
 
     messages: list[str] = []
-    chunks = list(iter_audio(path, media, sample_rate, max_bad_packets=max_bad_packets, report=messages))
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    return AudioTrack(samples=samples, sample_rate=sample_rate, bad_packets=len(messages), messages=messages[:5])
+    # Filled in place, sized from the probed duration (grown if the stream runs longer), so the
+    # track exists once in memory, never as chunks plus their concatenation.
+    samples = np.empty(int((media.duration_s or 0.0) * sample_rate) + sample_rate, dtype=np.float32)
+    filled = 0
+    for chunk in iter_audio(path, media, sample_rate, max_bad_packets=max_bad_packets, report=messages):
+        if filled + len(chunk) > len(samples):
+            samples = np.resize(samples, max(filled + len(chunk), int(len(samples) * 1.25)))
+        samples[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    return AudioTrack(samples=samples[:filled], sample_rate=sample_rate, bad_packets=len(messages), messages=messages[:5])

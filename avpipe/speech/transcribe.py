@@ -1,0 +1,68 @@
+"""One function from audio to a guarded transcript, whatever the backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..schema import Segment, Transcript, Word
+from .base import RawSegment, load_backend
+from .guards import collapse_repeats, compression_ratio, inside, looks_silent
+from .vad import SAMPLE_RATE, pieces, speech_regions
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import SpeechOptions
+
+
+def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float, o: "SpeechOptions") -> Segment | None:
+    """Apply the guards to one segment (times already in media seconds); None drops it."""
+    if looks_silent(segment, o.no_speech_threshold, o.log_prob_threshold):
+        return None
+    if compression_ratio(segment.text) > o.compression_ratio_threshold:
+        return None
+    words = inside(segment.words, regions, end_s) if segment.words else []
+    words = collapse_repeats(words, o.max_repeats)
+    if segment.words and not words:
+        return None
+    text = "".join(w.word for w in words).strip() if words else segment.text.strip()
+    if not text:
+        return None
+    start = words[0].start if words else segment.start
+    end = words[-1].end if words else segment.end
+    return Segment(start=round(start, 3), end=round(end, 3), text=text,
+                   words=[Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word.strip(),
+                               prob=round(float(w.prob), 4)) for w in words])
+
+
+def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu") -> tuple[Transcript, dict]:
+    """Transcript of 16 kHz mono ``audio`` and facts about the run (backend, model, speech seconds).
+
+    With VAD on, only speech is decoded: silence, tones and music give an empty transcript
+    without the model ever running. With ``drop_outside_speech``, words the model places where
+    the VAD heard no speech are dropped, whichever audio the model was given.
+    """
+    end_s = len(audio) / SAMPLE_RATE
+    whole = [(0.0, end_s)] if end_s > 0 else []
+    speech = whole
+    if options.vad or options.drop_outside_speech:
+        speech = speech_regions(audio, options.vad_threshold, options.vad_min_silence_s, options.vad_pad_s,
+                                options.vad_merge_gap_s)
+    fed = speech if options.vad else whole  # what the model sees
+    allowed = speech if options.drop_outside_speech else whole  # where words may stand
+    meta = {"backend": options.backend, "model": options.model, "speech_s": round(sum(b - a for a, b in speech), 3)}
+    if not fed or not allowed:
+        return Transcript(language=None, segments=[]), meta
+    backend = load_backend(options, device)
+    language = "en" if backend.english_only else options.language
+    segments: list[Segment] = []
+    for piece in pieces(audio, fed, options.max_piece_s):
+        raw, language = backend.transcribe(piece.audio, language)
+        for s in raw:
+            s.start, s.end = piece.to_media(s.start), piece.to_media(s.end)
+            for w in s.words:
+                w.start, w.end = piece.to_media(w.start), piece.to_media(w.end)
+            cleaned = _clean(s, allowed, end_s, options)
+            if cleaned is not None:
+                segments.append(cleaned)
+    return Transcript(language=language, segments=segments), meta

@@ -1,0 +1,138 @@
+"""Speech stage: right words at the right times, nothing invented over silence or noise."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avpipe.decode import load_audio
+from avpipe.evaluate import find_reference, normalise, reference_text, wer
+from avpipe.options import SpeechOptions
+from avpipe.probe import probe
+from avpipe.speech import transcribe
+from avpipe.speech.base import RawWord
+from avpipe.speech.guards import collapse_repeats, compression_ratio
+from avpipe.speech.vad import pieces
+
+JFK_REF = ("And so my fellow Americans, ask not what your country can do for you, "
+           "ask what you can do for your country.")
+
+
+def _transcribe(path, **options):
+    audio = load_audio(path, probe(path))
+    transcript, meta = transcribe(audio.samples, SpeechOptions(**options))
+    return transcript, meta, audio.duration_s
+
+
+def _check_words(transcript, duration):
+    words = [w for s in transcript.segments for w in s.words]
+    assert words
+    for a, b in zip(words, words[1:]):
+        assert a.start <= a.end <= b.start + 1e-3  # monotonic, no overlaps
+    assert words[0].start >= 0 and words[-1].end <= duration + 0.05
+    for s in transcript.segments:
+        assert s.start <= s.words[0].start and s.words[-1].end <= s.end + 1e-3
+
+
+def test_jfk_transcript_is_right(shared_media):
+    transcript, meta, duration = _transcribe(shared_media / "jfk.flac")
+    text = " ".join(s.text for s in transcript.segments)
+    assert "my fellow americans" in normalise(text)
+    assert transcript.language == "en"
+    assert wer(JFK_REF, text)["wer"] <= 0.15
+    _check_words(transcript, duration)
+    # "country" is said last, after 9 s
+    last = transcript.segments[-1].words[-1]
+    assert normalise(last.word) == "country" and last.start > 9.0
+
+
+def test_nasa_wer_against_its_own_subtitle_stream(nasa):
+    transcript, _, duration = _transcribe(nasa)
+    cues, source = find_reference(nasa)
+    assert source == "subtitle stream" and len(cues) == 4
+    reference = reference_text(cues, duration)
+    assert "observatory" not in reference  # the 4th cue runs past the audio
+    score = wer(reference, " ".join(s.text for s in transcript.segments))
+    assert score["wer"] <= 0.15, score
+    assert transcript.language == "en"
+    _check_words(transcript, duration)
+    goddard = [w for s in transcript.segments for w in s.words if "goddard" in w.word.lower()]
+    assert goddard and 8.3 < goddard[0].start < 11.5  # said in the third cue (8.35 - 12.47 s)
+
+
+@pytest.mark.parametrize("clip", ["silent_60s.mp4", "tone_noise_60s.mp4"])
+def test_no_words_are_invented_over_silence_or_noise(gen, clip):
+    transcript, meta, _ = _transcribe(gen(clip))
+    assert transcript.segments == []
+
+
+@pytest.mark.parametrize("clip", ["silent_60s.mp4", "tone_noise_60s.mp4"])
+def test_guards_hold_even_without_vad(gen, clip):
+    """With VAD off the model sees the whole minute (tiny.en says " you" over digital silence,
+    with no-speech probability 0.95); the guards must still leave no text."""
+    transcript, _, _ = _transcribe(gen(clip), vad=False)
+    assert transcript.segments == [], [s.text for s in transcript.segments]
+
+
+def test_base_multilingual_detects_english(shared_media):
+    transcript, meta, _ = _transcribe(shared_media / "jfk.flac", model="base")
+    assert meta["model"] == "base" and transcript.language == "en"
+    assert "ask not what your country" in normalise(" ".join(s.text for s in transcript.segments))
+
+
+def _words(text):
+    t, out = 0.0, []
+    for w in text.split():
+        out.append(RawWord(t, t + 0.2, " " + w, 0.9))
+        t += 0.25
+    return out
+
+
+def test_repetition_guard_collapses_loops():
+    looped = _words("thank you thank you thank you thank you thank you for watching")
+    assert "".join(w.word for w in collapse_repeats(looped, 3)).split() == ["thank", "you", "for", "watching"]
+    fine = _words("no no no that is fine")  # three times is speech, not a loop
+    assert len(collapse_repeats(fine, 3)) == 6
+    assert compression_ratio("the the the the the the the the the the the the the the") > 2.4
+    assert compression_ratio(JFK_REF) < 2.4
+
+
+def test_pieces_map_times_back_to_the_media():
+    import numpy as np
+
+    audio = np.zeros(16000 * 100, np.float32)
+    ps = pieces(audio, [(10.0, 20.0), (50.0, 55.0), (70.0, 100.0)], max_piece_s=20.0)
+    assert [round(len(p.audio) / 16000, 3) for p in ps] == [15.0, 20.0, 10.0]
+    assert ps[0].to_media(0.0) == 10.0 and ps[0].to_media(12.0) == 52.0
+    assert ps[1].to_media(5.0) == 75.0 and ps[2].to_media(9.0) == 99.0
+
+
+def test_subtitle_files_follow_their_specs(tmp_path, shared_media):
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "avpipe", "run", str(shared_media / "nasa_13013.mp4"), "--out", str(out),
+                    "--quiet"], check=True, capture_output=True)
+    folder = next(p for p in out.iterdir() if p.is_dir())
+    srt = (folder / "transcript.srt").read_text()
+    vtt = (folder / "transcript.vtt").read_text()
+    import re
+
+    assert re.search(r"^1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\n", srt)
+    assert vtt.startswith("WEBVTT") and re.search(r"\n00:00:0\d\.\d{3} --> 00:00:0\d\.\d{3}\n", vtt)
+    assert "Goddard" in srt and "Goddard" in vtt
+    result = json.loads((folder / "result.json").read_text())
+    assert result["stages"]["speech"]["model"] == "tiny.en"
+    assert len(result["transcript"]["segments"]) == srt.count(" --> ")
+
+
+def test_eval_asr_cli(tmp_path, shared_media):
+    ref = tmp_path / "jfk.txt"
+    ref.write_text(JFK_REF)
+    proc = subprocess.run([sys.executable, "-m", "avpipe", "eval", "asr", str(shared_media / "nasa_13013.mp4"),
+                           str(shared_media / "jfk.flac"), "--ref", str(tmp_path / "missing.srt"), "--ref", str(ref)],
+                          capture_output=True, text=True)
+    lines = [json.loads(l) for l in proc.stdout.splitlines()]
+    assert proc.returncode == 1  # the first reference is missing: reported, the second still runs
+    assert lines[0]["error"]["type"] == "FileNotFoundError"
+    assert lines[1]["wer"] <= 0.15 and lines[1]["reference_from"] == str(ref)
