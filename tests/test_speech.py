@@ -136,3 +136,61 @@ def test_eval_asr_cli(tmp_path, shared_media):
     assert proc.returncode == 1  # the first reference is missing: reported, the second still runs
     assert lines[0]["error"]["type"] == "FileNotFoundError"
     assert lines[1]["wer"] <= 0.15 and lines[1]["reference_from"] == str(ref)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["jfk.flac", "nasa_13013.mp4"])
+def test_converted_weights_match_faster_whisper_word_for_word(shared_media, clip):
+    """The CTranslate2 -> openai-whisper conversion keeps the model: the same greedy words.
+
+    faster-whisper runs in float32 here: its int8 default quantises the weights and may pick a
+    different spelling now and then ("web" for "Webb"), which says nothing about the conversion.
+    """
+    path = shared_media / clip
+    reference, _, _ = _transcribe(path, backend="faster-whisper", compute_type="float32")
+    converted, meta, _ = _transcribe(path, backend="openai-whisper")
+    assert meta["backend"] == "openai-whisper"
+    words = lambda t: [normalise(w.word) for s in t.segments for w in s.words]  # noqa: E731
+    assert words(converted) == words(reference) and len(words(reference)) > 15
+    # word timestamps from two implementations of the same alignment heads agree closely
+    for a, b in zip((w for s in converted.segments for w in s.words), (w for s in reference.segments for w in s.words)):
+        assert abs(a.start - b.start) < 0.3
+
+
+def test_ct2_reader_and_conversion_are_consistent():
+    from avpipe.models import resolve
+    from avpipe.speech.convert import dimensions, read_ct2, to_openai
+
+    ct2 = read_ct2(resolve("tiny.en"))
+    dims = dimensions(ct2)
+    assert dims == {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6, "n_audio_layer": 4,
+                    "n_vocab": 51864, "n_text_ctx": 448, "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4}
+    sd = to_openai(ct2)
+    fused = ct2["encoder/layer_0/self_attention/linear_0/weight"]
+    assert (sd["encoder.blocks.0.attn.key.weight"] == fused[384:768]).all()
+    assert "encoder.blocks.0.attn.key.bias" not in sd and "decoder.blocks.3.cross_attn.value.bias" in sd
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    expected = set(Whisper(ModelDimensions(**dims)).state_dict())
+    assert set(sd) == expected
+
+
+@pytest.mark.slow
+def test_transformers_folder_from_ct2_transcribes(tmp_path, shared_media):
+    """The CTranslate2 -> transformers conversion loads offline and decodes the same speech."""
+    import torch
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from avpipe.models import resolve
+    from avpipe.speech.convert import write_transformers_folder
+
+    folder = write_transformers_folder(resolve("tiny.en"), tmp_path / "tiny.en-hf")
+    model = WhisperForConditionalGeneration.from_pretrained(folder, dtype=torch.float32)
+    processor = WhisperProcessor.from_pretrained(folder)
+    path = shared_media / "jfk.flac"
+    features = processor(load_audio(path, probe(path)).samples, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        ids = model.generate(features.input_features)
+    text = processor.batch_decode(ids, skip_special_tokens=True)[0]
+    assert wer(JFK_REF, text)["wer"] <= 0.05, text

@@ -48,6 +48,7 @@ class ASRBackend(Protocol):
 
 _BACKENDS = {
     "faster-whisper": "avpipe.speech.faster:FasterWhisperBackend",
+    "openai-whisper": "avpipe.speech.openai:OpenAIWhisperBackend",
 }
 
 _LOADED: dict[tuple, ASRBackend] = {}
