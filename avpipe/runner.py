@@ -71,17 +71,22 @@ class BatchSummary:
 # --------------------------------------------------------------------------- one video
 
 
+def run_tmp(out: Path, run_pid: int) -> Path:
+    """Where the batch run with process id ``run_pid`` builds result folders."""
+    return out / TMP_DIR / str(run_pid)
+
+
 def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tuple[str, ...],
-                notify: Callable[[str, object], None]) -> IndexRecord:
+                notify: Callable[[str, object], None], tmp_root: Path) -> IndexRecord:
     """Process one input into ``out/<video_id>/`` and return its index record.
 
-    The result folder is built under ``out/.avpipe-tmp/`` and renamed into place only when
-    complete; on failure the temporary folder is removed and nothing appears under ``out``.
+    The result folder is built under ``tmp_root`` (inside ``out/.avpipe-tmp/``) and renamed
+    into place only when complete; on failure it is removed and nothing appears under ``out``.
     """
     from .pipeline import process_video
 
     t0 = time.perf_counter()
-    tmp = out / TMP_DIR / str(os.getppid()) / f"{item.video_id}.{os.getpid()}"
+    tmp = tmp_root / f"{item.video_id}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -105,7 +110,7 @@ def _load(ref: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str) -> None:
+def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path) -> None:
     """Worker loop: receive (input, pipeline), send progress notes and then the record."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     fn = _load(worker_fn)
@@ -114,7 +119,7 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str) -> N
         if task is None:
             return
         item, pipeline = task
-        record = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)))
+        record = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)), tmp_root)
         conn.send(("done", record.model_dump(), None))
 
 
@@ -141,7 +146,8 @@ class _Pool:
 
     def spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe()
-        process = self.ctx.Process(target=_worker_main, args=(child, self.out, self.run.formats, self.run.worker_fn),
+        process = self.ctx.Process(target=_worker_main, args=(child, self.out, self.run.formats, self.run.worker_fn,
+                                                                 run_tmp(self.out, os.getpid())),
                                    daemon=True, name="avpipe-worker")
         process.start()
         child.close()
@@ -156,7 +162,7 @@ class _Pool:
         worker.conn.close()
         self.workers.remove(worker)
         if worker.item is not None:  # remove what the dead worker left half-built
-            for leftover in (self.out / TMP_DIR / str(os.getpid())).glob(f"{worker.item.video_id}.*"):
+            for leftover in run_tmp(self.out, os.getpid()).glob(f"{worker.item.video_id}.*"):
                 shutil.rmtree(leftover, ignore_errors=True)
 
     def close(self) -> None:
@@ -229,13 +235,13 @@ def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run
         if run.workers <= 0:
             fn = _load(run.worker_fn)
             for item in items:
-                finish(fn(item, out, pipeline, run.formats, lambda kind, value: None))
+                finish(fn(item, out, pipeline, run.formats, lambda kind, value: None, run_tmp(out, os.getpid())))
         else:
             _run_pool(items, out, pipeline, run, finish)
     finally:
         index.flush()
         bar.close()
-        shutil.rmtree(out / TMP_DIR / str(os.getpid()), ignore_errors=True)
+        shutil.rmtree(run_tmp(out, os.getpid()), ignore_errors=True)
         try:
             (out / TMP_DIR).rmdir()
         except OSError:

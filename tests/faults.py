@@ -12,25 +12,25 @@ import time
 from avpipe.runner import process_one
 
 
-def abort_on_marker(item, out, pipeline, formats, notify):
+def abort_on_marker(item, out, pipeline, formats, notify, tmp_root):
     """Abort the whole process (like a native decoder's abort()) for inputs named *crash*."""
     if "crash" in item.path.name:
         os.abort()
-    return process_one(item, out, pipeline, formats, notify)
+    return process_one(item, out, pipeline, formats, notify, tmp_root)
 
 
-def hang_on_marker(item, out, pipeline, formats, notify):
+def hang_on_marker(item, out, pipeline, formats, notify, tmp_root):
     """Hang forever (like a decoder stuck in a loop) for inputs named *hang*."""
     if "hang" in item.path.name:
         while True:
             time.sleep(1)
-    return process_one(item, out, pipeline, formats, notify)
+    return process_one(item, out, pipeline, formats, notify, tmp_root)
 
 
-def abort_in_decord(item, out, pipeline, formats, notify):
+def abort_in_decord(item, out, pipeline, formats, notify, tmp_root):
     """Abort while decord is the decode backend, for inputs named *crash*: the runner must then
     retry that video with PyAV, which this function lets through."""
     if "crash" in item.path.name and pipeline.decode.backend != "pyav":
         notify("decode_backend", "decord")
         os.abort()
-    return process_one(item, out, pipeline, formats, notify)
+    return process_one(item, out, pipeline, formats, notify, tmp_root)

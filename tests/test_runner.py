@@ -78,3 +78,5 @@ def test_in_process_mode_gives_the_same_result(tmp_path, gen):
     for r in (ra, rb):
         r.pop("stages")
     assert ra == rb
+    _no_leftovers(tmp_path / "o1")
+    _no_leftovers(tmp_path / "o2")
