@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="every known model and where it would come from now")
     fetch = msub.add_parser("fetch", help="make a model available offline (downloads hub models)")
     fetch.add_argument("names", nargs="+", metavar="NAME")
+    convert = msub.add_parser("convert", help="write a model's CTranslate2 weights in another format")
+    convert.add_argument("name", metavar="NAME", help="registry name or CTranslate2 folder")
+    convert.add_argument("--to", choices=("openai", "transformers"), required=True)
+    convert.add_argument("--out", required=True, metavar="PATH", help="a .pt file (openai) or a folder (transformers)")
     verify = msub.add_parser("verify", help="check bundled weights against their sha256")
     verify.add_argument("names", nargs="*", metavar="NAME", help="default: every bundled model")
 
@@ -129,6 +133,18 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps({"model": spec.name, "status": status(spec), "format": spec.format,
                               "hub": spec.hub, "transformers": spec.hf_transformers, "about": spec.description}))
         return 0
+    if args.models_command == "convert":
+        from pathlib import Path
+
+        from .speech.convert import write_openai_checkpoint, write_transformers_folder
+
+        try:
+            write = write_openai_checkpoint if args.to == "openai" else write_transformers_folder
+            print(json.dumps({"model": args.name, "to": args.to, "path": str(write(resolve(args.name), Path(args.out)))}))
+            return 0
+        except AvpipeError as exc:
+            print(json.dumps({"model": args.name, "error": {"type": type(exc).__name__, "message": str(exc)}}))
+            return 1
     names = args.names or [n for n, spec in REGISTRY.items() if spec.bundled]
     code = 0
     for name in names:

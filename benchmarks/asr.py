@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     audio = speech_audio(args.seconds)
-    runs = [("faster-whisper", "int8"), ("faster-whisper", "float32"), ("openai-whisper", "auto")]
+    runs = [("faster-whisper", "int8"), ("faster-whisper", "float32"), ("openai-whisper", "auto"),
+            ("transformers", "auto")]
     medians: dict[tuple[str, str], float] = {}
     print(f"audio: {len(audio) / 16000:.0f} s of speech; model {args.model}; {args.threads} CPU threads")
     print(f"{'backend':<16} {'compute':<8} {'median s':>9} {'x real time':>11} {'words':>6}")
@@ -66,6 +67,7 @@ def main() -> None:
     base = medians[("openai-whisper", "auto")]
     for compute in ("int8", "float32"):
         print(f"faster-whisper ({compute}) / openai-whisper speed: {base / medians[('faster-whisper', compute)]:.2f}x")
+    print(f"transformers / openai-whisper speed: {base / medians[('transformers', 'auto')]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class ASRBackend(Protocol):
 _BACKENDS = {
     "faster-whisper": "avpipe.speech.faster:FasterWhisperBackend",
     "openai-whisper": "avpipe.speech.openai:OpenAIWhisperBackend",
+    "transformers": "avpipe.speech.hf:TransformersWhisperBackend",
 }
 
 _LOADED: dict[tuple, ASRBackend] = {}

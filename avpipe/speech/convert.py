@@ -229,17 +229,22 @@ def write_transformers_folder(ct2_folder: Path, out: Path) -> Path:
     config.save_pretrained(tmp)
     weights = {_hf_name(k): np.ascontiguousarray(v) for k, v in to_openai(ct2).items()}
     save_file(weights, str(tmp / "model.safetensors"))
-    lang_ids = ct2_config.get("lang_ids", [])
+    languages = {}
+    if multilingual:
+        # Only multilingual models get language and task tables: transformers runs language
+        # detection whenever the generation config has a lang_to_id, even an empty one.
+        languages = dict(
+            lang_to_id={tokenizer.convert_ids_to_tokens(i): i for i in ct2_config.get("lang_ids", [])},
+            task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+            # as in OpenAI's own checkpoints: position 1 the language (detected), 2 the task
+            forced_decoder_ids=[[1, None], [2, ids["<|transcribe|>"]]])
     generation = GenerationConfig(
         decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids["<|endoftext|>"],
         pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"],
         no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
         is_multilingual=multilingual, max_initial_timestamp_index=50, max_length=dims["n_text_ctx"],
         suppress_tokens=ct2_config.get("suppress_ids", []), begin_suppress_tokens=ct2_config.get("suppress_ids_begin", []),
-        alignment_heads=[list(p) for p in alignment_heads(ct2_folder)],
-        lang_to_id={tokenizer.convert_ids_to_tokens(i): i for i in lang_ids} if multilingual else {},
-        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]} if multilingual else {},
-    )
+        alignment_heads=[list(p) for p in alignment_heads(ct2_folder)], **languages)
     generation.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     WhisperFeatureExtractor(feature_size=dims["n_mels"]).save_pretrained(tmp)

@@ -1,0 +1,123 @@
+"""transformers backend: ``WhisperForConditionalGeneration`` through the ASR pipeline,
+30-second chunks decoded ``batch_size`` at a time, word timestamps from cross-attention (DTW).
+
+Any Hub Whisper works (large-v3-turbo, distil-whisper) by registry name or folder, used from the
+Hugging Face cache; the bundled models are converted once from their CTranslate2 files
+(:func:`avpipe.speech.convert.write_transformers_folder`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..models import REGISTRY, ModelNotAvailable, home, resolve
+from .base import RawSegment, RawWord
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import SpeechOptions
+
+#: A new segment starts after sentence-ending punctuation, or a pause longer than this.
+SEGMENT_PAUSE_S = 1.0
+SEGMENT_MAX_WORDS = 40
+
+
+def transformers_folder(model: str) -> Path:
+    """A folder ``from_pretrained`` can load: the model itself if it is one, the Hugging Face
+    cache copy of its registry entry, or a conversion of its CTranslate2 files (made once)."""
+    from .convert import write_transformers_folder
+
+    path = Path(model).expanduser()
+    if (path / "config.json").exists() and any(path.glob("*.safetensors")) or (path / "pytorch_model.bin").exists():
+        return path
+    spec = REGISTRY.get(model)
+    if spec and spec.hf_transformers:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(spec.hf_transformers, local_files_only=True))
+        except Exception:  # noqa: BLE001 - not cached here: fall back to converting
+            pass
+    try:
+        ct2 = resolve(model)
+    except ModelNotAvailable:
+        raise
+    key = model if spec else hashlib.blake2b(str(ct2.resolve()).encode(), digest_size=6).hexdigest()
+    out = home() / "models" / f"{key}-transformers"
+    if not (out / "model.safetensors").exists() or (out / "model.safetensors").stat().st_mtime < (ct2 / "model.bin").stat().st_mtime:
+        write_transformers_folder(ct2, out)
+    return out
+
+
+def group_words(words: list[RawWord]) -> list[RawSegment]:
+    """Sentence-like segments from a word list (the pipeline returns words, not segments)."""
+    segments: list[RawSegment] = []
+    current: list[RawWord] = []
+    for w in words:
+        if current and (w.start - current[-1].end > SEGMENT_PAUSE_S or len(current) >= SEGMENT_MAX_WORDS):
+            segments.append(_segment(current))
+            current = []
+        current.append(w)
+        if re.search(r"[.!?]$", w.word.strip()):
+            segments.append(_segment(current))
+            current = []
+    if current:
+        segments.append(_segment(current))
+    return segments
+
+
+def _segment(words: list[RawWord]) -> RawSegment:
+    return RawSegment(words[0].start, words[-1].end, "".join(w.word for w in words), list(words))
+
+
+class TransformersWhisperBackend:
+    name = "transformers"
+
+    def __init__(self, options: "SpeechOptions", device: str) -> None:
+        import torch
+        from transformers import pipeline
+
+        self.options, self.device = options, device
+        self.model_name = options.model
+        if options.cpu_threads > 0:
+            torch.set_num_threads(options.cpu_threads)
+        folder = transformers_folder(options.model)
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+        if self.pipe.tokenizer.pad_token is None:  # needed to batch chunks
+            self.pipe.tokenizer.pad_token = self.pipe.tokenizer.eos_token or "<|endoftext|>"
+        self.english_only = not getattr(self.pipe.model.generation_config, "is_multilingual", False)
+
+    def _detect_language(self, audio: "np.ndarray") -> str:
+        import torch
+
+        features = self.pipe.feature_extractor(audio[: 30 * 16000], sampling_rate=16000, return_tensors="pt")
+        inputs = features.input_features.to(self.pipe.model.device, self.pipe.model.dtype)
+        with torch.no_grad():
+            token = self.pipe.model.detect_language(inputs)[0].item()
+        return self.pipe.tokenizer.convert_ids_to_tokens(token).strip("<|>")
+
+    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
+        generate = {}
+        if self.english_only:
+            language = "en"
+        else:
+            language = language or self._detect_language(audio)
+            # Always name the task: with none, multilingual checkpoints made without
+            # forced_decoder_ids drift into repetition.
+            generate = {"language": language, "task": "transcribe"}
+        result = self.pipe({"raw": audio, "sampling_rate": 16000}, return_timestamps="word", chunk_length_s=30,
+                           batch_size=max(1, self.options.batch_size), generate_kwargs=generate)
+        words = []
+        duration = len(audio) / 16000
+        for chunk in result.get("chunks", []):
+            start, end = chunk["timestamp"]
+            if start is None:
+                continue
+            end = end if end is not None else min(duration, start + 0.5)
+            words.append(RawWord(float(start), float(end), chunk["text"], 1.0))
+        return group_words(words), language
