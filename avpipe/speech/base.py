@@ -46,6 +46,17 @@ class ASRBackend(Protocol):
         ...
 
 
+class BatchASRBackend(ASRBackend, Protocol):
+    """A backend that decodes many short pieces together (GPU batching). It is handed speech
+    regions of at most ``piece_s`` seconds each, instead of long concatenations."""
+
+    piece_s: float
+
+    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
+        """One segment list per piece, and the language used."""
+        ...
+
+
 _BACKENDS = {
     "faster-whisper": "avpipe.speech.faster:FasterWhisperBackend",
     "openai-whisper": "avpipe.speech.openai:OpenAIWhisperBackend",

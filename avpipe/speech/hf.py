@@ -87,7 +87,8 @@ class TransformersWhisperBackend:
             torch.set_num_threads(options.cpu_threads)
         folder = transformers_folder(options.model)
         dtype = torch.float16 if device == "cuda" else torch.float32
-        self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+        self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype,
+                             ignore_warning=True)
         if self.pipe.tokenizer.pad_token is None:  # needed to batch chunks
             self.pipe.tokenizer.pad_token = self.pipe.tokenizer.eos_token or "<|endoftext|>"
         self.english_only = not getattr(self.pipe.model.generation_config, "is_multilingual", False)
@@ -101,23 +102,35 @@ class TransformersWhisperBackend:
             token = self.pipe.model.detect_language(inputs)[0].item()
         return self.pipe.tokenizer.convert_ids_to_tokens(token).strip("<|>")
 
+    #: Speech regions are joined into pieces of at most this many seconds, one Whisper window
+    #: each: the pipeline's own stitching of overlapping 30 s chunks loses words on long
+    #: pause-free audio (it is marked experimental), so it is left only for long single regions.
+    piece_s = 30.0
+
     def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
+        results, language = self.transcribe_many([audio], language)
+        return results[0], language
+
+    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
         generate = {}
         if self.english_only:
             language = "en"
-        else:
-            language = language or self._detect_language(audio)
+        elif pieces:
+            language = language or self._detect_language(pieces[0])
             # Always name the task: with none, multilingual checkpoints made without
             # forced_decoder_ids drift into repetition.
             generate = {"language": language, "task": "transcribe"}
-        result = self.pipe({"raw": audio, "sampling_rate": 16000}, return_timestamps="word", chunk_length_s=30,
-                           batch_size=max(1, self.options.batch_size), generate_kwargs=generate)
-        words = []
-        duration = len(audio) / 16000
-        for chunk in result.get("chunks", []):
-            start, end = chunk["timestamp"]
-            if start is None:
-                continue
-            end = end if end is not None else min(duration, start + 0.5)
-            words.append(RawWord(float(start), float(end), chunk["text"], 1.0))
-        return group_words(words), language
+        inputs = [{"raw": audio, "sampling_rate": 16000} for audio in pieces]
+        results = self.pipe(inputs, return_timestamps="word", chunk_length_s=30,
+                            batch_size=max(1, self.options.batch_size), generate_kwargs=generate)
+        out = []
+        for audio, result in zip(pieces, results):
+            words = []
+            for chunk in result.get("chunks", []):
+                start, end = chunk["timestamp"]
+                if start is None:
+                    continue
+                end = end if end is not None else min(len(audio) / 16000, start + 0.5)
+                words.append(RawWord(float(start), float(end), chunk["text"], 1.0))
+            out.append(group_words(words))
+        return out, language

@@ -56,8 +56,17 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
     backend = load_backend(options, device)
     language = "en" if backend.english_only else options.language
     segments: list[Segment] = []
-    for piece in pieces(audio, fed, options.max_piece_s):
-        raw, language = backend.transcribe(piece.audio, language)
+    if hasattr(backend, "transcribe_many"):
+        # Short pieces decoded together; long regions stay whole for the backend to chunk.
+        todo = pieces(audio, fed, min(backend.piece_s, options.max_piece_s), cut_long=False)
+        results, language = backend.transcribe_many([p.audio for p in todo], language)
+    else:
+        todo, results = pieces(audio, fed, options.max_piece_s), None
+    for i, piece in enumerate(todo):
+        if results is None:
+            raw, language = backend.transcribe(piece.audio, language)
+        else:
+            raw = results[i]
         for s in raw:
             s.start, s.end = piece.to_media(s.start), piece.to_media(s.end)
             for w in s.words:

@@ -56,9 +56,11 @@ class Piece:
         return self.starts[i] + min(t - self.offsets[i], self.lengths[i])
 
 
-def pieces(audio: "np.ndarray", regions: list[tuple[float, float]], max_piece_s: float) -> list[Piece]:
-    """Group speech regions into pieces of at most ``max_piece_s`` seconds of speech (a longer
-    single region becomes a piece of its own, split at that length)."""
+def pieces(audio: "np.ndarray", regions: list[tuple[float, float]], max_piece_s: float,
+           cut_long: bool = True) -> list[Piece]:
+    """Group speech regions into pieces of at most ``max_piece_s`` seconds of speech. A longer
+    single region is split at that length, or, with ``cut_long=False``, kept whole as a piece of
+    its own (for backends that chunk long audio themselves, with overlap)."""
     import numpy as np
 
     out: list[Piece] = []
@@ -81,7 +83,7 @@ def pieces(audio: "np.ndarray", regions: list[tuple[float, float]], max_piece_s:
         current, length = [], 0.0
 
     for a, b in regions:
-        while b - a > max_piece_s:  # one very long region: cut it
+        while cut_long and b - a > max_piece_s:  # one very long region: cut it
             flush()
             current, length = [(a, a + max_piece_s)], max_piece_s
             flush()
