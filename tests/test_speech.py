@@ -250,3 +250,17 @@ def test_gpu_check_script_runs_in_tiny_mode():
                           "--tokens", "4"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "x real time" in out.stdout
+
+
+def test_batched_faster_whisper_gives_sentences(shared_media):
+    """batch_size > 1 takes faster-whisper's batched pipeline (the GPU path); on the CPU it
+    must give the same words, split into sentence-like segments."""
+    import numpy as np
+
+    path = shared_media / "nasa_13013.mp4"
+    once = load_audio(path, probe(path)).samples
+    audio = np.concatenate([once, np.zeros(8000, np.float32), once])  # two sentences, 26.6 s
+    transcript, _ = transcribe(audio, SpeechOptions(batch_size=4))
+    texts = [normalise(s.text) for s in transcript.segments]
+    assert len(texts) == 2 and all(t.endswith("greenbelt maryland") for t in texts), texts
+    _check_words(transcript, len(audio) / 16000)

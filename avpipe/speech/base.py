@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,6 +35,35 @@ class RawSegment:
     no_speech_prob: float | None = None
 
 
+#: A new segment starts after sentence-ending punctuation, or a pause longer than this.
+SEGMENT_PAUSE_S = 1.0
+SEGMENT_MAX_WORDS = 40
+
+
+def group_words(words: list[RawWord], like: RawSegment | None = None) -> list[RawSegment]:
+    """Sentence-like segments from a word list, for backends that return words in long runs
+    (the transformers pipeline; faster-whisper's batched mode, one segment per 30 s window).
+    Each new segment keeps ``like``'s probabilities, when given."""
+    segments: list[RawSegment] = []
+    current: list[RawWord] = []
+
+    def close() -> None:
+        if current:
+            segments.append(RawSegment(current[0].start, current[-1].end, "".join(w.word for w in current),
+                                       list(current), like.avg_logprob if like else None,
+                                       like.no_speech_prob if like else None))
+            current.clear()
+
+    for w in words:
+        if current and (w.start - current[-1].end > SEGMENT_PAUSE_S or len(current) >= SEGMENT_MAX_WORDS):
+            close()
+        current.append(w)
+        if re.search(r"[.!?]$", w.word.strip()):
+            close()
+    close()
+    return segments
+
+
 class ASRBackend(Protocol):
     """Transcribes 16 kHz mono float32 audio; loaded once, called many times."""
 
@@ -47,10 +77,13 @@ class ASRBackend(Protocol):
 
 
 class BatchASRBackend(ASRBackend, Protocol):
-    """A backend that decodes many short pieces together (GPU batching). It is handed speech
-    regions of at most ``piece_s`` seconds each, instead of long concatenations."""
+    """A backend that decodes many short pieces together (GPU batching). When its ``piece_s``
+    is set it is handed speech regions joined into pieces of at most that many seconds, instead
+    of long concatenations; a longer single region is cut to that length unless
+    ``long_pieces_ok`` (the backend chunks long audio itself)."""
 
-    piece_s: float
+    piece_s: float | None
+    long_pieces_ok: bool
 
     def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
         """One segment list per piece, and the language used."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..models import REGISTRY, resolve
-from .base import RawSegment, RawWord
+from .base import RawSegment, RawWord, group_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,21 +29,24 @@ class FasterWhisperBackend:
         self.model = WhisperModel(str(folder), device=device, compute_type=compute,
                                   cpu_threads=options.cpu_threads, local_files_only=True)
         self.english_only = (spec.english_only if spec else False) or not self.model.model.is_multilingual
+        # faster-whisper's batched pipeline (GPU) cuts its input with its own VAD into windows of
+        # up to 30 s and decodes batch_size of them at once; it is given our speech pieces.
         self.batched = BatchedInferencePipeline(self.model) if options.batch_size > 1 else None
 
     def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
         o = self.options
-        if self.english_only:
-            language = "en"
-        common = dict(language=language, beam_size=o.beam_size, word_timestamps=True, vad_filter=False,
-                      condition_on_previous_text=False, compression_ratio_threshold=o.compression_ratio_threshold,
+        common = dict(language="en" if self.english_only else language, beam_size=o.beam_size,
+                      word_timestamps=True, condition_on_previous_text=False,
+                      compression_ratio_threshold=o.compression_ratio_threshold,
                       log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold)
         if self.batched is not None:
-            segments, info = self.batched.transcribe(audio, batch_size=o.batch_size, **common)
+            segments, info = self.batched.transcribe(audio, batch_size=o.batch_size, vad_filter=True, **common)
         else:
-            segments, info = self.model.transcribe(audio, **common)
+            segments, info = self.model.transcribe(audio, vad_filter=False, **common)
         out = []
         for s in segments:  # a generator: decoding happens here
             words = [RawWord(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
-            out.append(RawSegment(s.start, s.end, s.text, words, s.avg_logprob, s.no_speech_prob))
+            raw = RawSegment(s.start, s.end, s.text, words, s.avg_logprob, s.no_speech_prob)
+            # batched mode gives one segment per 30 s window: split it into sentences
+            out.extend(group_words(words, like=raw) if self.batched is not None and words else [raw])
         return out, info.language

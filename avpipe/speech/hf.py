@@ -9,22 +9,16 @@ Hugging Face cache; the bundled models are converted once from their CTranslate2
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..models import REGISTRY, ModelNotAvailable, home, resolve
-from .base import RawSegment, RawWord
+from .base import RawSegment, RawWord, group_words
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..options import SpeechOptions
-
-#: A new segment starts after sentence-ending punctuation, or a pause longer than this.
-SEGMENT_PAUSE_S = 1.0
-SEGMENT_MAX_WORDS = 40
-
 
 def transformers_folder(model: str) -> Path:
     """A folder ``from_pretrained`` can load: the model itself if it is one, the Hugging Face
@@ -51,27 +45,6 @@ def transformers_folder(model: str) -> Path:
     if not (out / "model.safetensors").exists() or (out / "model.safetensors").stat().st_mtime < (ct2 / "model.bin").stat().st_mtime:
         write_transformers_folder(ct2, out)
     return out
-
-
-def group_words(words: list[RawWord]) -> list[RawSegment]:
-    """Sentence-like segments from a word list (the pipeline returns words, not segments)."""
-    segments: list[RawSegment] = []
-    current: list[RawWord] = []
-    for w in words:
-        if current and (w.start - current[-1].end > SEGMENT_PAUSE_S or len(current) >= SEGMENT_MAX_WORDS):
-            segments.append(_segment(current))
-            current = []
-        current.append(w)
-        if re.search(r"[.!?]$", w.word.strip()):
-            segments.append(_segment(current))
-            current = []
-    if current:
-        segments.append(_segment(current))
-    return segments
-
-
-def _segment(words: list[RawWord]) -> RawSegment:
-    return RawSegment(words[0].start, words[-1].end, "".join(w.word for w in words), list(words))
 
 
 class TransformersWhisperBackend:
@@ -106,6 +79,7 @@ class TransformersWhisperBackend:
     #: each: the pipeline's own stitching of overlapping 30 s chunks loses words on long
     #: pause-free audio (it is marked experimental), so it is left only for long single regions.
     piece_s = 30.0
+    long_pieces_ok = True
 
     def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
         results, language = self.transcribe_many([audio], language)

@@ -56,9 +56,10 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
     backend = load_backend(options, device)
     language = "en" if backend.english_only else options.language
     segments: list[Segment] = []
-    if hasattr(backend, "transcribe_many"):
-        # Short pieces decoded together; long regions stay whole for the backend to chunk.
-        todo = pieces(audio, fed, min(backend.piece_s, options.max_piece_s), cut_long=False)
+    if getattr(backend, "piece_s", None):
+        # Short pieces decoded together (batched); long regions are cut to size, or kept whole
+        # for a backend that chunks them itself.
+        todo = pieces(audio, fed, min(backend.piece_s, options.max_piece_s), cut_long=not backend.long_pieces_ok)
         results, language = backend.transcribe_many([p.audio for p in todo], language)
     else:
         todo, results = pieces(audio, fed, options.max_piece_s), None
