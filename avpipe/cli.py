@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="process videos and folders of videos into DIR")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="video files or folders (searched recursively)")
     run.add_argument("--out", required=True, metavar="DIR", help="output folder: DIR/<video_id>/result.json and DIR/index.jsonl")
-    run.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="a shipped pipeline name or a TOML file (default: default)")
+    run.add_argument("--pipeline", default="default", metavar="NAME|FILE",
+                     help="a shipped pipeline name or a TOML file (default: default)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="compute device for model stages")
     run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (0: in this process, no isolation)")
     run.add_argument("--engine", choices=("local",), default="local", help="execution engine")

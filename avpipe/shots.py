@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from .schema import Event, Keyframe, Shot
+from .schema import Event, Shot
 
 if TYPE_CHECKING:
     import numpy as np

@@ -22,7 +22,7 @@ def run_cli(*args, env=None):
 
 def read_index(out: Path) -> dict[str, dict]:
     lines = (out / "index.jsonl").read_text(encoding="utf-8").splitlines()
-    return {json.loads(l)["input"]: json.loads(l) for l in lines}
+    return {json.loads(line)["input"]: json.loads(line) for line in lines}
 
 
 def assert_clean(out: Path):

@@ -136,7 +136,7 @@ def test_eval_asr_cli(tmp_path, shared_media):
     proc = subprocess.run([sys.executable, "-m", "avpipe", "eval", "asr", str(shared_media / "nasa_13013.mp4"),
                            str(shared_media / "jfk.flac"), "--ref", str(tmp_path / "missing.srt"), "--ref", str(ref)],
                           capture_output=True, text=True)
-    lines = [json.loads(l) for l in proc.stdout.splitlines()]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 1  # the first reference is missing: reported, the second still runs
     assert lines[0]["error"]["type"] == "FileNotFoundError"
     assert lines[1]["wer"] <= 0.15 and lines[1]["reference_from"] == str(ref)
@@ -175,7 +175,6 @@ def test_ct2_reader_and_conversion_are_consistent():
     fused = ct2["encoder/layer_0/self_attention/linear_0/weight"]
     assert (sd["encoder.blocks.0.attn.key.weight"] == fused[384:768]).all()
     assert "encoder.blocks.0.attn.key.bias" not in sd and "decoder.blocks.3.cross_attn.value.bias" in sd
-    import whisper
     from whisper.model import ModelDimensions, Whisper
 
     expected = set(Whisper(ModelDimensions(**dims)).state_dict())
@@ -211,6 +210,7 @@ def test_transformers_backend_on_converted_weights(shared_media):
     _check_words(transcript, duration)
 
 
+@pytest.mark.filterwarnings("ignore:std\\(\\)")  # DTW over a random model's flat attention
 def test_transformers_backend_loads_any_whisper_folder(tmp_path, gen):
     """A Hub-style folder (here a tiny random Whisper, saved the way the Hub stores models)
     loads by path and runs end to end; random weights say nothing useful, so only the

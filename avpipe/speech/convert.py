@@ -254,3 +254,21 @@ def write_transformers_folder(ct2_folder: Path, out: Path) -> Path:
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
+
+
+def cached_conversion(model: str, kind: str) -> tuple[Path, Path]:
+    """(CTranslate2 folder, converted copy) for ``model``; the copy lives in avpipe's model
+    cache, is written on first use, and again when the source weights are newer.
+
+    ``kind`` is "openai-whisper" (a ``.pt`` file) or "transformers" (a folder).
+    """
+    import hashlib
+
+    from ..models import REGISTRY, home, resolve
+
+    folder = resolve(model)
+    key = model if model in REGISTRY else hashlib.blake2b(str(folder.resolve()).encode(), digest_size=6).hexdigest()
+    out = home() / "models" / (f"{key}-openai-whisper.pt" if kind == "openai-whisper" else f"{key}-transformers")
+    if not out.exists() or out.stat().st_mtime < (folder / "model.bin").stat().st_mtime:
+        (write_openai_checkpoint if kind == "openai-whisper" else write_transformers_folder)(folder, out)
+    return folder, out

@@ -8,25 +8,25 @@ Hugging Face cache; the bundled models are converted once from their CTranslate2
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import REGISTRY, ModelNotAvailable, home, resolve
+from ..models import REGISTRY
 from .base import RawSegment, RawWord, group_words
+from .convert import cached_conversion
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..options import SpeechOptions
 
+
 def transformers_folder(model: str) -> Path:
     """A folder ``from_pretrained`` can load: the model itself if it is one, the Hugging Face
     cache copy of its registry entry, or a conversion of its CTranslate2 files (made once)."""
-    from .convert import write_transformers_folder
-
     path = Path(model).expanduser()
-    if (path / "config.json").exists() and any(path.glob("*.safetensors")) or (path / "pytorch_model.bin").exists():
+    weights = any(path.glob("*.safetensors")) or (path / "pytorch_model.bin").exists()
+    if (path / "config.json").exists() and weights:
         return path
     spec = REGISTRY.get(model)
     if spec and spec.hf_transformers:
@@ -36,15 +36,7 @@ def transformers_folder(model: str) -> Path:
             return Path(snapshot_download(spec.hf_transformers, local_files_only=True))
         except Exception:  # noqa: BLE001 - not cached here: fall back to converting
             pass
-    try:
-        ct2 = resolve(model)
-    except ModelNotAvailable:
-        raise
-    key = model if spec else hashlib.blake2b(str(ct2.resolve()).encode(), digest_size=6).hexdigest()
-    out = home() / "models" / f"{key}-transformers"
-    if not (out / "model.safetensors").exists() or (out / "model.safetensors").stat().st_mtime < (ct2 / "model.bin").stat().st_mtime:
-        write_transformers_folder(ct2, out)
-    return out
+    return cached_conversion(model, "transformers")[1]
 
 
 class TransformersWhisperBackend:

@@ -8,13 +8,13 @@ avpipe's cache (:mod:`avpipe.speech.convert`), with the alignment heads their co
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import REGISTRY, home, resolve
+from ..models import REGISTRY
 from .base import RawSegment, RawWord
+from .convert import alignment_heads, cached_conversion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,19 +36,6 @@ def openai_cache_file(name: str) -> Path | None:
     return path if path.exists() else None
 
 
-def converted_checkpoint(model: str) -> tuple[Path, list[tuple[int, int]]]:
-    """The openai-format checkpoint made from ``model``'s CTranslate2 files (made on first use),
-    and the alignment heads to use with it."""
-    from .convert import alignment_heads, write_openai_checkpoint
-
-    folder = resolve(model)
-    key = model if model in REGISTRY else hashlib.blake2b(str(folder.resolve()).encode(), digest_size=6).hexdigest()
-    out = home() / "models" / f"{key}-openai-whisper.pt"
-    if not out.exists() or out.stat().st_mtime < (folder / "model.bin").stat().st_mtime:
-        write_openai_checkpoint(folder, out)
-    return out, alignment_heads(folder)
-
-
 class OpenAIWhisperBackend:
     name = "openai-whisper"
 
@@ -67,7 +54,8 @@ class OpenAIWhisperBackend:
         elif spec and spec.openai_name and openai_cache_file(spec.openai_name):
             checkpoint = None
         else:
-            checkpoint, heads = converted_checkpoint(options.model)
+            folder, checkpoint = cached_conversion(options.model, "openai-whisper")
+            heads = alignment_heads(folder)
         if checkpoint is None:
             self.model = whisper.load_model(spec.openai_name, device=device)  # from its cache
         else:

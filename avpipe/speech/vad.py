@@ -31,7 +31,8 @@ def speech_regions(audio: "np.ndarray", threshold: float = 0.5, min_silence_s: f
     found = []
     for offset in range(0, len(audio), step):
         window = audio[offset : offset + step]
-        found += [(offset + r["start"], offset + r["end"]) for r in get_speech_timestamps(window, options, sampling_rate=SAMPLE_RATE)]
+        found += [(offset + r["start"], offset + r["end"])
+                  for r in get_speech_timestamps(window, options, sampling_rate=SAMPLE_RATE)]
     merged: list[tuple[float, float]] = []
     for start, end in found:
         a, b = start / SAMPLE_RATE, end / SAMPLE_RATE
