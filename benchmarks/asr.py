@@ -6,6 +6,7 @@ model, guards) runs ``--repeat`` times; the median is reported as a real-time fa
 seconds per wall second), with the ratio faster-whisper / openai-whisper.
 
     .venv/bin/python benchmarks/asr.py [--model tiny.en] [--seconds 120] [--repeat 3] [--threads 2]
+                                       [--beam 1] [--backends faster-whisper:int8,openai-whisper:auto]
 """
 
 from __future__ import annotations
@@ -45,15 +46,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beam", type=int, default=1, help="beam size for every backend (1: greedy)")
+    parser.add_argument("--backends", default="faster-whisper:int8,faster-whisper:float32,openai-whisper:auto,transformers:auto",
+                        help="comma-separated backend:compute pairs to measure")
     args = parser.parse_args()
     audio = speech_audio(args.seconds)
-    runs = [("faster-whisper", "int8"), ("faster-whisper", "float32"), ("openai-whisper", "auto"),
-            ("transformers", "auto")]
+    runs = [tuple(pair.split(":")) for pair in args.backends.split(",")]
     medians: dict[tuple[str, str], float] = {}
-    print(f"audio: {len(audio) / 16000:.0f} s of speech; model {args.model}; {args.threads} CPU threads")
+    print(f"audio: {len(audio) / 16000:.0f} s of speech; model {args.model}; beam {args.beam}; {args.threads} CPU threads")
     print(f"{'backend':<16} {'compute':<8} {'median s':>9} {'x real time':>11} {'words':>6}")
     for backend, compute in runs:
-        options = SpeechOptions(backend=backend, model=args.model, compute_type=compute, cpu_threads=args.threads)
+        options = SpeechOptions(backend=backend, model=args.model, compute_type=compute, cpu_threads=args.threads,
+                                beam_size=args.beam)
         load_backend(options, "cpu")
         times = []
         for _ in range(args.repeat):
@@ -64,10 +68,10 @@ def main() -> None:
         medians[(backend, compute)] = median
         words = sum(len(s.words) for s in transcript.segments)
         print(f"{backend:<16} {compute:<8} {median:>9.2f} {len(audio) / 16000 / median:>11.1f} {words:>6}")
-    base = medians[("openai-whisper", "auto")]
-    for compute in ("int8", "float32"):
-        print(f"faster-whisper ({compute}) / openai-whisper speed: {base / medians[('faster-whisper', compute)]:.2f}x")
-    print(f"transformers / openai-whisper speed: {base / medians[('transformers', 'auto')]:.2f}x")
+    base = medians.get(("openai-whisper", "auto"))
+    for (backend, compute), median in medians.items():
+        if base and backend != "openai-whisper":
+            print(f"{backend} ({compute}) / openai-whisper speed: {base / median:.2f}x")
 
 
 if __name__ == "__main__":
