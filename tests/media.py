@@ -70,6 +70,12 @@ RECIPES: dict[str, str] = {
         "-filter_complex [1:a][2:a]amix=inputs=2[a] -map 0:v -map [a] "
         "-c:v libx264 -pix_fmt yuv420p -c:a aac"
     ),
+    # The same, two minutes long: the baseline the hour is compared with.
+    "two_min_tiny.mp4": (
+        "-f lavfi -i testsrc2=size=96x64:rate=2:duration=120 "
+        "-f lavfi -i sine=frequency=440:sample_rate=8000:duration=120 "
+        "-c:v libx264 -preset ultrafast -g 60 -pix_fmt yuv420p -c:a aac -b:a 8k"
+    ),
     # 60 s of digital silence over a still picture.
     "silent_60s.mp4": (
         "-f lavfi -i color=c=gray:size=160x120:rate=5:duration=60 "

@@ -1,0 +1,54 @@
+"""The image-encoder protocol and its registry."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import PipelineConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import VisionOptions
+
+
+class ImageEncoder(Protocol):
+    """Images and texts into one space (unit vectors, so a dot product is a cosine)."""
+
+    name: str
+    model_name: str
+
+    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]]]:
+        """RGB uint8 images -> (embeddings [N, D], per image the top labels with scores)."""
+        ...
+
+    def encode_texts(self, texts: list[str]) -> "np.ndarray":
+        """Texts -> embeddings [N, D] in the same space as the images."""
+        ...
+
+
+_ENCODERS = {
+    "efficientnet-lite0": "avpipe.vision.efficientnet:EfficientNetConSE",
+}
+
+_LOADED: dict[tuple, ImageEncoder] = {}
+
+
+def load_encoder(options: "VisionOptions", device: str = "cpu") -> ImageEncoder:
+    """The encoder for ``options`` on ``device``, loaded once per process."""
+    if options.backend not in _ENCODERS:
+        raise PipelineConfigError(f"unknown vision backend {options.backend!r}; known: {', '.join(_ENCODERS)}")
+    key = (options.backend, options.clip_model, options.text_model, options.conse_top, device)
+    if key not in _LOADED:
+        module, cls = _ENCODERS[options.backend].split(":")
+        _LOADED[key] = getattr(importlib.import_module(module), cls)(options, device)
+    return _LOADED[key]
+
+
+def unit(x: "np.ndarray") -> "np.ndarray":
+    """Rows scaled to length 1 (zero rows stay zero)."""
+    import numpy as np
+
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
