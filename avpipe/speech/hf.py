@@ -45,6 +45,9 @@ class TransformersWhisperBackend:
     def __init__(self, options: "SpeechOptions", device: str) -> None:
         import torch
         from transformers import pipeline
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.options, self.device = options, device
         self.model_name = options.model

@@ -46,6 +46,18 @@ def load_encoder(options: "VisionOptions", device: str = "cpu") -> ImageEncoder:
     return _LOADED[key]
 
 
+_FACES: dict[float, object] = {}
+
+
+def load_faces(min_face_frac: float):
+    """The face analyser, loaded once per process."""
+    if min_face_frac not in _FACES:
+        from .faces import FaceAnalyzer
+
+        _FACES[min_face_frac] = FaceAnalyzer(min_face_frac)
+    return _FACES[min_face_frac]
+
+
 def unit(x: "np.ndarray") -> "np.ndarray":
     """Rows scaled to length 1 (zero rows stay zero)."""
     import numpy as np

@@ -17,6 +17,9 @@ class MiniLMText:
     def __init__(self, model: str = "minilm", device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a bundled folder needs no hub
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no per-worker "Loading weights" bars in batch logs
 
         self.model_name = model
         self.model = SentenceTransformer(str(resolve(model)), device=device, local_files_only=True)
