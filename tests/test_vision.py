@@ -31,7 +31,7 @@ def _rgb(path: Path) -> np.ndarray:
     # OpenCV's libpng can meet a zlib it rejects ("bad parameters to zlib") on astronaut.png.
     from PIL import Image
 
-    return np.asarray(Image.open(path).convert("RGB"))
+    return np.array(Image.open(path).convert("RGB"))
 
 
 @pytest.mark.parametrize("photo, expected", [
@@ -145,3 +145,53 @@ def test_face_tracks_and_events(astronaut, photos, tmp_path):
     with_faces = [k for k in result["keyframes"] if k["faces"]]
     assert with_faces and all(f["emotion"] == "happy" for k in with_faces for f in k["faces"])
     assert all(k["t"] < 3 or k["t"] >= 6 for k in with_faces)
+
+
+def _tiny_clip_folder(tmp_path: Path) -> Path:
+    """A tiny random CLIP saved the way the Hub stores one: weights, config, image processor, and
+    a tokenizer (the bundled MiniLM's WordPiece one: any tokenizer whose ids fit the vocabulary)."""
+    from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from avpipe.models import resolve
+
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve("minilm")))
+    config = CLIPConfig(
+        text_config=dict(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, eos_token_id=102),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16)
+    folder = tmp_path / "tiny-clip"
+    CLIPModel(config).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_clip_backend_on_a_tiny_random_config(tmp_path, photos):
+    from avpipe.options import VisionOptions
+    from avpipe.vision.clip import ClipEncoder
+
+    encoder = ClipEncoder(VisionOptions(backend="clip", clip_model=str(_tiny_clip_folder(tmp_path)), top_k=3,
+                                        min_score=0.0))
+    assert encoder.vocabulary.shape == (1000, 16)
+    vectors, labels = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
+    assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert [len(x) for x in labels] == [3, 3] and all(0 <= s <= 1 for x in labels for _, s in x)
+    texts = encoder.encode_texts(["an orange", "a monkey"])
+    assert texts.shape == (2, 16)
+    # the labels are the vocabulary's nearest prompts: recompute the first one by hand
+    best = int(np.argmax(vectors[0] @ encoder.vocabulary.T))
+    assert labels[0][0][0] == encoder.names[best]
+
+
+def test_clip_backend_names_what_it_needs():
+    from avpipe.errors import PipelineConfigError
+    from avpipe.models import ModelNotAvailable
+    from avpipe.options import VisionOptions
+    from avpipe.vision.clip import ClipEncoder
+
+    with pytest.raises(PipelineConfigError, match="clip_model"):
+        ClipEncoder(VisionOptions(backend="clip"))
+    with pytest.raises(ModelNotAvailable, match="Hugging Face cache"):
+        ClipEncoder(VisionOptions(backend="clip", clip_model="openai/clip-vit-base-patch32-not-cached-here"))

@@ -30,6 +30,7 @@ class ImageEncoder(Protocol):
 
 _ENCODERS = {
     "efficientnet-lite0": "avpipe.vision.efficientnet:EfficientNetConSE",
+    "clip": "avpipe.vision.clip:ClipEncoder",
 }
 
 _LOADED: dict[tuple, ImageEncoder] = {}
