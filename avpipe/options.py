@@ -72,6 +72,10 @@ class VisionOptions:
     faces: bool = True
     # Faces smaller than this fraction of the frame's shorter side are ignored.
     min_face_frac: float = 0.05
+    # Read on-screen text (PP-OCR) on keyframes as text_on_screen events; off: it is slow on CPU.
+    ocr: bool = False
+    # Least recognition confidence of a kept line of text.
+    ocr_min_score: float = 0.8
 
 
 @dataclass(frozen=True)

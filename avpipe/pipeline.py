@@ -262,7 +262,7 @@ class VisionStage(Stage):
 
         from .schema import Face, Label
         from .vision import load_encoder
-        from .vision.base import load_faces
+        from .vision.base import load_faces, load_ocr
         from .writers import atomic_write_bytes
 
         pairs = [(k, c) for k, c in zip(ctx.result.keyframes, ctx.keyframe_images) if c.jpeg]
@@ -271,8 +271,9 @@ class VisionStage(Stage):
         o = ctx.options.vision
         encoder = load_encoder(o, resolve_device(ctx.options.device, "torch"))
         faces = load_faces(o.min_face_frac) if o.faces else None
+        reader = load_ocr(o.ocr_min_score) if o.ocr else None
         self.backend, self.model = encoder.name, encoder.model_name
-        chunks, found_faces = [], []
+        chunks, found_faces, found_text = [], [], []
         for lo in range(0, len(pairs), o.batch_size):  # decode only one batch of JPEGs at a time
             batch = pairs[lo : lo + o.batch_size]
             images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(c.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -286,9 +287,17 @@ class VisionStage(Stage):
                     found_faces.append(people)
                     keyframe.faces = [Face(box=tuple(round(v, 4) for v in f.box), emotion=f.emotion, scores=f.scores)
                                       for f in people]
+                if reader is not None:
+                    found_text.append(reader(image))
         vectors = np.concatenate(chunks)
+        times = [k.t for k, _ in pairs]
         if faces is not None:
-            ctx.add_events(face_events([k.t for k, _ in pairs], found_faces))
+            ctx.add_events(face_events(times, found_faces))
+        if reader is not None:
+            from .vision.ocr import text_events
+
+            end = ctx.video_end_s if ctx.video_end_s is not None else (ctx.result.video.duration_s or times[-1])
+            ctx.add_events(text_events(times, found_text, end))
         buffer = io.BytesIO()
         np.savez(buffer, keyframe_t=np.array([k.t for k, _ in pairs], np.float32), keyframes=vectors.astype(np.float16),
                  model=np.array(f"{encoder.name}:{encoder.model_name}"))

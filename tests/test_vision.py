@@ -195,3 +195,44 @@ def test_clip_backend_names_what_it_needs():
         ClipEncoder(VisionOptions(backend="clip"))
     with pytest.raises(ModelNotAvailable, match="Hugging Face cache"):
         ClipEncoder(VisionOptions(backend="clip", clip_model="openai/clip-vit-base-patch32-not-cached-here"))
+
+
+TEXT_PHOTO = Path("/usr/share/doc/opencv-doc/examples/text/scenetext01.jpg")  # a "NOTICE ... PARKING" sign
+
+
+def test_on_screen_text_becomes_events(tmp_path, photos):
+    """A parking sign (3 s) between two photos without text: one text_on_screen event per line,
+    spanning the sign's shot."""
+    import media
+
+    if not TEXT_PHOTO.exists():
+        pytest.skip("opencv-doc's text samples are not installed")
+    video = tmp_path / "sign.mp4"
+    inputs = [photos / "orange.jpg", TEXT_PHOTO, photos / "baboon.jpg"]
+    cmd = [media.FFMPEG, "-y", "-v", "error"]
+    for p in inputs:
+        cmd += ["-loop", "1", "-framerate", "10", "-t", "3", "-i", str(p)]
+    scale = "".join(f"[{i}:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:-1:-1,setsar=1[v{i}];"
+                    for i in range(3))
+    cmd += ["-filter_complex", scale + "[v0][v1][v2]concat=n=3:v=1:a=0[v]", "-map", "[v]", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(video)]
+    subprocess.run(cmd, check=True, timeout=120)
+    pipeline = tmp_path / "ocr.toml"
+    pipeline.write_text('stages = ["probe", "decode", "shots", "keyframes", "vision"]\n'
+                        '[keyframes]\nthumbnail_size = 640\n[vision]\nocr = true\nfaces = false\n')
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "avpipe", "run", str(video), "--out", str(out), "--pipeline", str(pipeline),
+                    "--quiet"], check=True)
+    result = json.loads(next(out.glob("*/result.json")).read_text())
+    texts = [e for e in result["events"] if e["kind"] == "text_on_screen"]
+    words = " ".join(e["label"] for e in texts).upper()
+    assert "NOTICE" in words and "PARKING" in words, texts
+    assert all(3.0 <= e["start"] < 6.0 and e["start"] < e["end"] <= 6.5 for e in texts), texts
+
+
+def test_gpu_vision_script_runs_in_tiny_mode():
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_vision.py"
+    out = subprocess.run([sys.executable, str(script), "--tiny", "--device", "cpu", "--iters", "1", "--batch", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "images/s" in out.stdout

@@ -59,6 +59,18 @@ def load_faces(min_face_frac: float):
     return _FACES[min_face_frac]
 
 
+_OCR: dict[float, object] = {}
+
+
+def load_ocr(min_score: float):
+    """The on-screen-text reader, loaded once per process."""
+    if min_score not in _OCR:
+        from .ocr import ScreenText
+
+        _OCR[min_score] = ScreenText(min_score)
+    return _OCR[min_score]
+
+
 def unit(x: "np.ndarray") -> "np.ndarray":
     """Rows scaled to length 1 (zero rows stay zero)."""
     import numpy as np

@@ -92,7 +92,7 @@ class ClipEncoder:
                 feats = self._features(self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype)))
             vectors.append(feats.float().cpu().numpy())
         vectors = unit(np.concatenate(vectors)) if vectors else np.zeros((0, self.vocabulary.shape[1]), np.float32)
-        scale = float(self.model.logit_scale.exp()) if hasattr(self.model, "logit_scale") else 100.0
+        scale = float(self.model.logit_scale.detach().exp()) if hasattr(self.model, "logit_scale") else 100.0
         logits = scale * vectors @ self.vocabulary.T
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
