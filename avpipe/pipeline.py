@@ -273,13 +273,15 @@ class VisionStage(Stage):
         faces = load_faces(o.min_face_frac) if o.faces else None
         reader = load_ocr(o.ocr_min_score) if o.ocr else None
         self.backend, self.model = encoder.name, encoder.model_name
-        chunks, found_faces, found_text = [], [], []
+        chunks, features, found_faces, found_text = [], [], [], []
         for lo in range(0, len(pairs), o.batch_size):  # decode only one batch of JPEGs at a time
             batch = pairs[lo : lo + o.batch_size]
             images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(c.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
                       for _, c in batch]
-            vectors, labels = encoder.encode_images(images)
+            vectors, labels, feats = encoder.encode_images(images)
             chunks.append(vectors)
+            if feats is not None:
+                features.append(feats)
             for (keyframe, _), found, image in zip(batch, labels, images):
                 keyframe.labels = [Label(label=name, score=score) for name, score in found]
                 if faces is not None:
@@ -299,8 +301,11 @@ class VisionStage(Stage):
             end = ctx.video_end_s if ctx.video_end_s is not None else (ctx.result.video.duration_s or times[-1])
             ctx.add_events(text_events(times, found_text, end))
         buffer = io.BytesIO()
-        np.savez(buffer, keyframe_t=np.array([k.t for k, _ in pairs], np.float32), keyframes=vectors.astype(np.float16),
-                 model=np.array(f"{encoder.name}:{encoder.model_name}"))
+        arrays = dict(keyframe_t=np.array(times, np.float32), keyframes=vectors.astype(np.float16),
+                      model=np.array(f"{encoder.name}:{encoder.model_name}"))
+        if features:  # the encoder's own features (EfficientNet's 1280-d pooled layer)
+            arrays["features"] = np.concatenate(features).astype(np.float16)
+        np.savez(buffer, **arrays)
         atomic_write_bytes(ctx.work_dir / "vectors.npz", buffer.getvalue())
 
 

@@ -42,14 +42,14 @@ def _rgb(path: Path) -> np.ndarray:
     ("messi5.jpg", {"soccer ball"}),
 ])
 def test_top1_label_on_real_photos(photos, encoder, photo, expected):
-    _, labels = encoder.encode_images([_rgb(photos / photo)])
+    _, labels, _ = encoder.encode_images([_rgb(photos / photo)])
     assert labels[0] and labels[0][0][0] in expected, labels[0]
 
 
 def test_embeddings_are_unit_vectors_in_the_text_space(photos, encoder):
-    vectors, _ = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
+    vectors, _, features = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
     texts = encoder.encode_texts(["an orange", "a monkey"])
-    assert vectors.shape == (2, 384) and texts.shape == (2, 384)
+    assert vectors.shape == (2, 384) and texts.shape == (2, 384) and features.shape == (2, 1280)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     similarity = texts @ vectors.T
     assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
@@ -83,6 +83,7 @@ def test_text_query_finds_the_right_frame(photo_video, tmp_path, encoder):
     assert [round(s["start"]) for s in result["shots"]] == [0, 3, 6, 9]
     assert result["keyframes"][0]["labels"][0]["label"] == "orange"
     vectors = np.load(folder / "vectors.npz")
+    assert vectors["features"].shape == (len(result["keyframes"]), 1280)
     times, frames = vectors["keyframe_t"], vectors["keyframes"].astype(np.float32)
     for query, (start, end) in {"an orange": (0, 3), "a monkey": (3, 6), "a butterfly": (6, 9),
                                 "a squirrel": (9, 12)}.items():
@@ -175,7 +176,7 @@ def test_clip_backend_on_a_tiny_random_config(tmp_path, photos):
     encoder = ClipEncoder(VisionOptions(backend="clip", clip_model=str(_tiny_clip_folder(tmp_path)), top_k=3,
                                         min_score=0.0))
     assert encoder.vocabulary.shape == (1000, 16)
-    vectors, labels = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
+    vectors, labels, _ = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
     assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert [len(x) for x in labels] == [3, 3] and all(0 <= s <= 1 for x in labels for _, s in x)
     texts = encoder.encode_texts(["an orange", "a monkey"])

@@ -19,8 +19,11 @@ class ImageEncoder(Protocol):
     name: str
     model_name: str
 
-    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]]]:
-        """RGB uint8 images -> (embeddings [N, D], per image the top labels with scores)."""
+    def encode_images(
+        self, images: list["np.ndarray"]
+    ) -> tuple["np.ndarray", list[list[tuple[str, float]]], "np.ndarray | None"]:
+        """RGB uint8 images -> (embeddings [N, D] in the shared space, per image the top labels
+        with scores, the encoder's own features [N, F] when they differ from the embeddings)."""
         ...
 
     def encode_texts(self, texts: list[str]) -> "np.ndarray":

@@ -81,7 +81,7 @@ class ClipEncoder:
             out.append(feats.float().cpu().numpy())
         return unit(np.concatenate(out)).astype(np.float32)
 
-    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]]]:
+    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]], None]:
         import numpy as np
         import torch
 
@@ -99,4 +99,4 @@ class ClipEncoder:
         o = self.options
         labels = [[(self.names[c], round(float(p[c]), 4)) for c in np.argsort(-p)[: o.top_k] if p[c] >= o.min_score]
                   for p in probs]
-        return vectors.astype(np.float32), labels
+        return vectors.astype(np.float32), labels, None  # its embeddings are its features

@@ -109,22 +109,26 @@ class EfficientNetConSE:
             np.save(tmp, self.class_vectors)
             tmp.replace(cache)
 
-    def probabilities(self, images: list["np.ndarray"]) -> "np.ndarray":
-        """ImageNet class probabilities [N, 1000]."""
+    def probabilities(self, images: list["np.ndarray"]) -> tuple["np.ndarray", "np.ndarray"]:
+        """ImageNet class probabilities [N, 1000] and the pooled 1280-d features under them."""
         import numpy as np
         import torch
 
-        out = []
+        probs, feats = [], []
         for lo in range(0, len(images), self.options.batch_size):
             batch = torch.from_numpy(preprocess(images[lo : lo + self.options.batch_size])).to(self.device)
             with torch.inference_mode():
-                out.append(self.net(batch).softmax(-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1000), np.float32)
+                pooled = self.net.forward_head(self.net.forward_features(batch), pre_logits=True)
+                probs.append(self.net.get_classifier()(pooled).softmax(-1).float().cpu().numpy())
+                feats.append(pooled.float().cpu().numpy())
+        if not probs:
+            return np.zeros((0, 1000), np.float32), np.zeros((0, 1280), np.float32)
+        return np.concatenate(probs), np.concatenate(feats)
 
-    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]]]:
+    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]], "np.ndarray"]:
         import numpy as np
 
-        probs = self.probabilities(images)
+        probs, features = self.probabilities(images)
         top = np.argsort(-probs, axis=1)
         o = self.options
         labels = [[(self.names[c][0], round(float(p[c]), 4)) for c in row[: o.top_k] if p[c] >= o.min_score]
@@ -133,7 +137,7 @@ class EfficientNetConSE:
         for i, (p, row) in enumerate(zip(probs, top)):
             chosen = row[: o.conse_top]
             vectors[i] = p[chosen] @ self.class_vectors[chosen]
-        return unit(vectors), labels
+        return unit(vectors), labels, features
 
     def encode_texts(self, texts: list[str]) -> "np.ndarray":
         return self.text.encode(texts)
