@@ -55,22 +55,26 @@ def test_embeddings_are_unit_vectors_in_the_text_space(photos, encoder):
     assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
 
 
-@pytest.fixture(scope="module")
-def photo_video(photos, tmp_path_factory) -> Path:
-    """Four photos, 3 s each, as one 480x270 video (orange, baboon, butterfly, squirrel)."""
+def slideshow(images: list[Path], out: Path, size: str = "480:270", seconds: int = 3) -> Path:
+    """A video of still photos, ``seconds`` each, letterboxed to ``size`` (FFmpeg's concat)."""
     import media
 
-    out = tmp_path_factory.mktemp("photos") / "photos.mp4"
-    names = ["orange.jpg", "baboon.jpg", "butterfly.jpg", "squirrel_cls.jpg"]
     cmd = [media.FFMPEG, "-y", "-v", "error"]
-    for name in names:
-        cmd += ["-loop", "1", "-framerate", "10", "-t", "3", "-i", str(photos / name)]
-    scale = "".join(f"[{i}:v]scale=480:270:force_original_aspect_ratio=decrease,pad=480:270:-1:-1,setsar=1[v{i}];"
-                    for i in range(len(names)))
-    concat = "".join(f"[v{i}]" for i in range(len(names))) + f"concat=n={len(names)}:v=1:a=0[v]"
+    for image in images:
+        cmd += ["-loop", "1", "-framerate", "10", "-t", str(seconds), "-i", str(image)]
+    scale = "".join(f"[{i}:v]scale={size}:force_original_aspect_ratio=decrease,pad={size}:-1:-1,setsar=1[v{i}];"
+                    for i in range(len(images)))
+    concat = "".join(f"[v{i}]" for i in range(len(images))) + f"concat=n={len(images)}:v=1:a=0[v]"
     cmd += ["-filter_complex", scale + concat, "-map", "[v]", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
     subprocess.run(cmd, check=True, timeout=120)
     return out
+
+
+@pytest.fixture(scope="module")
+def photo_video(photos, tmp_path_factory) -> Path:
+    """Four photos, 3 s each, as one 480x270 video (orange, baboon, butterfly, squirrel)."""
+    names = ["orange.jpg", "baboon.jpg", "butterfly.jpg", "squirrel_cls.jpg"]
+    return slideshow([photos / n for n in names], tmp_path_factory.mktemp("photos") / "photos.mp4")
 
 
 def test_text_query_finds_the_right_frame(photo_video, tmp_path, encoder):
@@ -125,18 +129,7 @@ def test_smiling_face_is_found_and_happy(astronaut):
 
 def test_face_tracks_and_events(astronaut, photos, tmp_path):
     """Astronaut 3 s, orange 3 s, astronaut 3 s: two face tracks, each appearing and leaving."""
-    import media
-
-    video = tmp_path / "faces.mp4"
-    inputs = [astronaut, photos / "orange.jpg", astronaut]
-    cmd = [media.FFMPEG, "-y", "-v", "error"]
-    for p in inputs:
-        cmd += ["-loop", "1", "-framerate", "10", "-t", "3", "-i", str(p)]
-    scale = "".join(f"[{i}:v]scale=480:270:force_original_aspect_ratio=decrease,pad=480:270:-1:-1,setsar=1[v{i}];"
-                    for i in range(3))
-    cmd += ["-filter_complex", scale + "[v0][v1][v2]concat=n=3:v=1:a=0[v]", "-map", "[v]", "-c:v", "libx264",
-            "-pix_fmt", "yuv420p", str(video)]
-    subprocess.run(cmd, check=True, timeout=120)
+    video = slideshow([astronaut, photos / "orange.jpg", astronaut], tmp_path / "faces.mp4")
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "avpipe", "run", str(video), "--out", str(out), "--quiet"], check=True)
     result = json.loads(next(out.glob("*/result.json")).read_text())
@@ -204,20 +197,9 @@ TEXT_PHOTO = Path("/usr/share/doc/opencv-doc/examples/text/scenetext01.jpg")  # 
 def test_on_screen_text_becomes_events(tmp_path, photos):
     """A parking sign (3 s) between two photos without text: one text_on_screen event per line,
     spanning the sign's shot."""
-    import media
-
     if not TEXT_PHOTO.exists():
         pytest.skip("opencv-doc's text samples are not installed")
-    video = tmp_path / "sign.mp4"
-    inputs = [photos / "orange.jpg", TEXT_PHOTO, photos / "baboon.jpg"]
-    cmd = [media.FFMPEG, "-y", "-v", "error"]
-    for p in inputs:
-        cmd += ["-loop", "1", "-framerate", "10", "-t", "3", "-i", str(p)]
-    scale = "".join(f"[{i}:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:-1:-1,setsar=1[v{i}];"
-                    for i in range(3))
-    cmd += ["-filter_complex", scale + "[v0][v1][v2]concat=n=3:v=1:a=0[v]", "-map", "[v]", "-c:v", "libx264",
-            "-pix_fmt", "yuv420p", str(video)]
-    subprocess.run(cmd, check=True, timeout=120)
+    video = slideshow([photos / "orange.jpg", TEXT_PHOTO, photos / "baboon.jpg"], tmp_path / "sign.mp4", "640:360")
     pipeline = tmp_path / "ocr.toml"
     pipeline.write_text('stages = ["probe", "decode", "shots", "keyframes", "vision"]\n'
                         '[keyframes]\nthumbnail_size = 640\n[vision]\nocr = true\nfaces = false\n')
