@@ -82,17 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _pipeline_or_none(name: str):
+    """The pipeline named on the command line, or None after printing why it is unusable."""
+    from .errors import PipelineConfigError
+    from .pipeline import load_pipeline
+
+    try:
+        return load_pipeline(name)
+    except PipelineConfigError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .errors import PipelineConfigError
-    from .pipeline import load_pipeline
     from .runner import RunOptions, run_batch
 
-    try:
-        pipeline = load_pipeline(args.pipeline)
-    except PipelineConfigError as exc:
-        print(f"avpipe: {exc}", file=sys.stderr)
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
         return 2
     if args.device:
         pipeline = dataclasses.replace(pipeline, device=args.device)
@@ -167,19 +175,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .decode import load_audio
-    from .errors import PipelineConfigError
     from .evaluate import find_reference, reference_text, wer
-    from .pipeline import load_pipeline, resolve_device
+    from .pipeline import resolve_device
     from .probe import probe
     from .speech import transcribe
 
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2
-    try:
-        pipeline = load_pipeline(args.pipeline)
-    except PipelineConfigError as exc:
-        print(f"avpipe: {exc}", file=sys.stderr)
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
         return 2
     overrides = {k: v for k, v in (("backend", args.backend), ("model", args.model)) if v}
     options = dataclasses.replace(pipeline.speech, **overrides)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 
 from . import __version__
 from .errors import DecodeError, MediaOpenError, NoVideoStream, PipelineConfigError
-from .options import DecodeOptions, KeyframeOptions, PipelineOptions, ShotOptions, SpeechOptions, VisionOptions
+from .options import PipelineOptions
 from .schema import MediaInfo, Result, StageError, StageInfo, VideoInfo
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ class VideoContext:
 
 
 class Stage:
-    """Base of all stages. ``needs`` names what must exist first ("media", "frames", "audio")."""
+    """Base of all stages. ``needs`` names what must exist first ("media", "frames", "audio",
+    "keyframes")."""
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
@@ -81,7 +82,8 @@ class Stage:
     def ready(self, ctx: VideoContext) -> bool:
         """Whether the artifacts this stage needs exist (missing ones were reported upstream)."""
         have = {"media": ctx.media is not None, "frames": ctx.frames_decoded > 0,
-                "audio": ctx.audio is not None and len(ctx.audio.samples) > 0}
+                "audio": ctx.audio is not None and len(ctx.audio.samples) > 0,
+                "keyframes": bool(ctx.result.keyframes)}
         return self.name not in ctx.failed and all(have.get(n, False) for n in self.needs)
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
@@ -252,7 +254,7 @@ class VisionStage(Stage):
     (:mod:`avpipe.vision`); the embeddings go to ``vectors.npz`` beside the result."""
 
     name = "vision"
-    needs = ("frames",)
+    needs = ("keyframes",)
 
     def run(self, ctx: VideoContext) -> None:
         import io
@@ -365,8 +367,9 @@ STAGES: dict[str, type[Stage]] = {
 
 # --------------------------------------------------------------------------- definitions
 
-_SECTIONS = {"decode": DecodeOptions, "shots": ShotOptions, "keyframes": KeyframeOptions, "speech": SpeechOptions,
-             "vision": VisionOptions}
+#: The [section] tables a pipeline file may hold: every nested options dataclass of PipelineOptions.
+_SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(PipelineOptions)
+             if f.default_factory is not dataclasses.MISSING}
 
 
 def _build(cls, table: dict, where: str):
