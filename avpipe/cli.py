@@ -49,6 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="time limit per video (default: 300 s + 3 s per second of media)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-index", action="store_true", help="do not update the search index DIR/search/")
+
+    search = sub.add_parser("search", help="find moments across processed videos by text or image (JSON lines)")
+    search.add_argument("query", nargs="?", metavar="QUERY", help="what to look for (or --image)")
+    search.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder")
+    search.add_argument("--image", metavar="PATH", help="find frames like this image")
+    search.add_argument("-k", type=int, default=10, metavar="N", help="moments to return (default 10)")
+    search.add_argument("--modality", choices=("frames", "speech", "both"), default="both")
+
+    ask = sub.add_parser("ask", help="answer a question about one processed video, with timestamped evidence")
+    ask.add_argument("result", metavar="RESULT_DIR", help="a video's result folder (with result.json)")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--model", default=None, help="a transformers LM (folder or cached hub id) to generate the answer")
+    ask.add_argument("-k", type=int, default=5, metavar="N", help="evidence items (default 5)")
+
+    index = sub.add_parser("index", help="build or update the search index of an `avpipe run` output folder")
+    index.add_argument("out", metavar="DIR")
 
     probe = sub.add_parser("probe", help="print media facts of FILE as JSON")
     probe.add_argument("file", metavar="FILE")
@@ -76,6 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
     asr.add_argument("--backend", default=None, help="speech backend (default: the pipeline's)")
     asr.add_argument("--model", default=None, help="speech model (default: the pipeline's)")
     asr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+
+    te = esub.add_parser("text-emotion", help="weighted F1 of the text-emotion head on MELD (default: test)")
+    te.add_argument("--data", default=None, metavar="CSV", help="a MELD *_sent_emo.csv (default: ../shared/data/meld/test)")
+    te.add_argument("--weights", default=None, metavar="DIR", help="a trained head (default: the shipped one)")
+
+    tr = sub.add_parser("train", help="train the heads that ship with avpipe")
+    tsub = tr.add_subparsers(dest="train_command", required=True, metavar="WHAT")
+    tt = tsub.add_parser("text-emotion", help="the 7-class text-emotion head (GoEmotions-Ekman, calibrated on MELD dev)")
+    tt.add_argument("--data", default=None, metavar="DIR", help="GoEmotions-Ekman folder (default: shared/data/goemotions_ekman)")
+    tt.add_argument("--calibration", default=None, metavar="CSV", help="MELD dev CSV (default: ../shared/data/meld/dev)")
+    tt.add_argument("--out", default=None, metavar="DIR", help="where the weights go (default: the package's)")
+    tt.add_argument("--epochs", type=int, default=None)
+    tt.add_argument("--seeds", type=int, default=None, help="heads trained; the best on MELD dev is kept")
+    tt.add_argument("--limit", type=int, default=None, help="train on the first N rows only (quick checks)")
+
+    ta = tsub.add_parser("align", help="the fusion's query/key projections, contrastively, on processed videos")
+    ta.add_argument("results", nargs="+", metavar="DIR", help="`avpipe run` output folders or result folders")
+    ta.add_argument("--out", required=True, metavar="FILE", help="the .safetensors file to write ([fusion] align_weights)")
+    ta.add_argument("--epochs", type=int, default=None)
+    ta.add_argument("--lr", type=float, default=None)
 
     sub.add_parser("schema", help="print the JSON Schema of result.json")
     sub.add_parser("pipelines", help="list the shipped pipeline definitions")
@@ -109,6 +146,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet)
     summary = run_batch(args.inputs, args.out, pipeline, run)
+    if not args.no_index:
+        _update_index(args.out)
     ok = [r for r in summary.records if r.status == "ok"]
     partial = sum(r.partial for r in ok)
     skipped = sum(r.status == "skipped" for r in summary.records)
@@ -118,6 +157,59 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if r.status == "error":
             print(f"  failed: {r.input}: {r.error.type}: {r.error.message}", file=sys.stderr)
     return summary.exit_code
+
+
+def _update_index(out: str) -> dict | None:
+    """Update DIR/search/ after a run; a failure here is reported, never fatal to the batch."""
+    from .search import update_index
+
+    try:
+        counts = update_index(out)
+    except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+        print(f"avpipe: search index not updated: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    print(f"avpipe: search index: {counts['added']} added, {counts['updated']} updated, "
+          f"{counts['removed']} removed, {counts['kept']} unchanged", file=sys.stderr)
+    return counts
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .errors import AvpipeError
+    from .search import search
+
+    if (args.query is None) == (args.image is None):
+        print("avpipe: give a QUERY or --image PATH (one of them)", file=sys.stderr)
+        return 2
+    try:
+        moments = search(args.index, text=args.query, image=args.image, k=args.k, modality=args.modality)
+    except (AvpipeError, OSError) as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
+    for m in moments:
+        print(json.dumps(m.as_dict(), ensure_ascii=False))
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import AvpipeError
+    from .search import ask
+
+    if not (Path(args.result) / "result.json").is_file() and not Path(args.result).is_file():
+        print(f"avpipe: no result.json in {args.result}", file=sys.stderr)
+        return 2
+    try:
+        answer = ask(args.result, args.question, k=args.k, model=args.model)
+    except AvpipeError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=1))
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    return 0 if _update_index(args.out) is not None else 1
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -170,6 +262,66 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return code
 
 
+def _shared_data(*parts: str) -> str:
+    """A path under the data folder ``shared/data`` beside the checkout (``$AVPIPE_DATA`` overrides)."""
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("AVPIPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    return str(Path(root, *parts))
+
+
+def _cmd_eval_text_emotion(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .understand.text_emotion import TextEmotion, evaluate
+    from .vision.text import MiniLMText
+
+    data = Path(args.data or _shared_data("meld", "test_sent_emo.csv"))
+    if not data.is_file():
+        print(f"avpipe: no such file: {data}", file=sys.stderr)
+        return 2
+    report = evaluate(data, TextEmotion(MiniLMText(), Path(args.weights) if args.weights else None))
+    print(json.dumps({"data": str(data), **report}))
+    width = max(len(n) for n in report["labels"])
+    print(f"weighted F1 {report['weighted_f1']:.4f} on {report['rows']} utterances; confusion (rows: truth):",
+          file=sys.stderr)
+    print(" " * (width + 1) + " ".join(f"{n[:5]:>5}" for n in report["labels"]), file=sys.stderr)
+    for name, row in zip(report["labels"], report["confusion"]):
+        print(f"{name:>{width}} " + " ".join(f"{v:5d}" for v in row), file=sys.stderr)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    if args.train_command == "align":
+        from .understand.align import AlignOptions, result_folders, train_align
+
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v}
+        try:
+            report = train_align(result_folders(args.results), Path(args.out),
+                                 dataclasses.replace(AlignOptions(), **overrides),
+                                 log=lambda line: print(line, file=sys.stderr))
+        except ValueError as exc:
+            print(f"avpipe: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(report))
+        return 0
+
+    from .understand.text_emotion import TrainOptions, train, weights_dir
+
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seeds", args.seeds), ("limit", args.limit)) if v}
+    options = dataclasses.replace(TrainOptions(), **overrides)
+    card = train(Path(args.data or _shared_data("goemotions_ekman")),
+                 Path(args.calibration or _shared_data("meld", "dev_sent_emo.csv")),
+                 Path(args.out) if args.out else weights_dir(), options,
+                 log=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(card))
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -180,6 +332,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .probe import probe
     from .speech import transcribe
 
+    if args.eval_command == "text-emotion":
+        return _cmd_eval_text_emotion(args)
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2
@@ -200,6 +354,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             if not cues:
                 raise FileNotFoundError(f"{path}: no reference (no --ref, sidecar or subtitle stream)")
             transcript, meta = transcribe(audio.samples, options, device)
+            meta.pop("regions", None)
         except Exception as exc:  # noqa: BLE001 - one bad input is one error line
             print(json.dumps({"input": raw, "error": {"type": type(exc).__name__, "message": str(exc)}}))
             code = 1
@@ -233,7 +388,8 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "probe": _cmd_probe, "models": _cmd_models, "eval": _cmd_eval,
-               "schema": _cmd_schema, "pipelines": _cmd_pipelines}[args.command]
+               "schema": _cmd_schema, "pipelines": _cmd_pipelines, "train": _cmd_train,
+               "search": _cmd_search, "ask": _cmd_ask, "index": _cmd_index}[args.command]
     return handler(args)
 
 

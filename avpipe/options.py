@@ -120,11 +120,72 @@ class SpeechOptions:
 
 
 @dataclass(frozen=True)
+class AudioFeatureOptions:
+    # Length of the windows the whole track is classified in (speech, silence, loud, music-like, sound).
+    window_s: float = 1.0
+    # A silence or music-like run shorter than this is not an event.
+    min_event_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    # "hybrid" (cross-attention from each speech segment to the keyframes around it), "late"
+    # (weighted mix of per-modality predictions) or "early" (concatenated features, one head).
+    strategy: str = "hybrid"
+    # A segment's window: its span widened by this many seconds each side.
+    window_s: float = 5.0
+    # Softmax temperature of the attention over cosine similarities.
+    tau: float = 0.05
+    # Mixing weights of the text, face and voice predictions (renormalised over those present).
+    text_weight: float = 0.5
+    face_weight: float = 0.3
+    voice_weight: float = 0.2
+    # Query/key projections trained by ``avpipe train align`` (a .safetensors file); None: the
+    # untrained identity projections (attention by plain cosine similarity).
+    align_weights: str | None = None
+    # Text-emotion head weights folder; None: the one shipped in the package.
+    text_emotion: str | None = None
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    # Speech segments closer than this are one speech turn.
+    turn_gap_s: float = 1.5
+    # Salient terms of the transcript emitted as keyword events (at each place they are said).
+    keywords: int = 8
+    # A visual label enters when it is a keyframe's top label with at least this probability.
+    label_min_score: float = 0.3
+    # Events of the same kind and label closer than this are merged into one.
+    merge_gap_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    # "extractive" (sentences chosen in the shared space) or "transformers" (a generative model,
+    # given a prompt built from the fused timeline; needs `model`).
+    backend: str = "extractive"
+    # Hub id (from the local cache) or folder of a causal LM or seq2seq model, for "transformers".
+    model: str | None = None
+    # Tokens the generative model may write.
+    max_new_tokens: int = 160
+    # Sentences in the summary paragraph, and the range of highlights.
+    sentences: int = 3
+    min_highlights: int = 3
+    max_highlights: int = 7
+    # How much visual salience (from fusion) adds to a sentence's centrality (0: none).
+    salience_weight: float = 0.5
+    # Chapters are at least this long (seconds) and at most this many.
+    min_chapter_s: float = 20.0
+    max_chapters: int = 8
+
+
+@dataclass(frozen=True)
 class PipelineOptions:
     # Name of the pipeline definition (file stem), recorded in every result.
     name: str = "default"
     # Stage names in order; each must be registered in ``avpipe.pipeline.STAGES``.
-    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "vision", "speech")
+    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "vision", "speech", "audio", "fusion",
+                               "events", "summary")
     # Compute device for model stages: "auto" (CUDA when available), "cpu" or "cuda".
     device: str = "auto"
     decode: DecodeOptions = field(default_factory=DecodeOptions)
@@ -132,3 +193,7 @@ class PipelineOptions:
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
     speech: SpeechOptions = field(default_factory=SpeechOptions)
     vision: VisionOptions = field(default_factory=VisionOptions)
+    audio: AudioFeatureOptions = field(default_factory=AudioFeatureOptions)
+    fusion: FusionOptions = field(default_factory=FusionOptions)
+    events: EventOptions = field(default_factory=EventOptions)
+    summary: SummaryOptions = field(default_factory=SummaryOptions)

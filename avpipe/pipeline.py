@@ -49,6 +49,10 @@ class VideoContext:
     failed: set[str] = field(default_factory=set)
     video_end_s: float | None = None  # where decoding stopped, when a damaged file ends early
     audio: "AudioTrack | None" = None
+    speech_regions: list[tuple[float, float]] | None = None  # what the VAD called speech
+    voice: list[dict[str, float]] = field(default_factory=list)  # voice prior per transcript segment
+    # Arrays for vectors.npz beside the result (keyframe and segment embeddings, audio levels).
+    arrays: dict = field(default_factory=dict)
     notify: Callable[[str, object], None] = lambda kind, value: None
 
     def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
@@ -257,15 +261,12 @@ class VisionStage(Stage):
     needs = ("keyframes",)
 
     def run(self, ctx: VideoContext) -> None:
-        import io
-
         import cv2
         import numpy as np
 
         from .schema import Face, Label
         from .vision import load_encoder
         from .vision.base import load_faces, load_ocr
-        from .writers import atomic_write_bytes
 
         pairs = [(k, c) for k, c in zip(ctx.result.keyframes, ctx.keyframe_images) if c.jpeg]
         if not pairs:
@@ -302,13 +303,10 @@ class VisionStage(Stage):
 
             end = ctx.video_end_s if ctx.video_end_s is not None else (ctx.result.video.duration_s or times[-1])
             ctx.add_events(text_events(times, found_text, end))
-        buffer = io.BytesIO()
-        arrays = dict(keyframe_t=np.array(times, np.float32), keyframes=vectors.astype(np.float16),
-                      model=np.array(f"{encoder.name}:{encoder.model_name}"))
+        ctx.arrays.update(keyframe_t=np.array(times, np.float32), keyframes=vectors.astype(np.float16),
+                          model=np.array(f"{encoder.name}:{encoder.model_name}"))
         if features:  # the encoder's own features (EfficientNet's 1280-d pooled layer)
-            arrays["features"] = np.concatenate(features).astype(np.float16)
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(ctx.work_dir / "vectors.npz", buffer.getvalue())
+            ctx.arrays["features"] = np.concatenate(features).astype(np.float16)
 
 
 def face_events(times: list[float], faces: list) -> list:
@@ -338,6 +336,7 @@ class SpeechStage(Stage):
         o = ctx.options.speech
         transcript, meta = transcribe(ctx.audio.samples, o, device=resolve_device(ctx.options.device, o.backend))
         ctx.result.transcript = transcript
+        ctx.speech_regions = meta.get("regions")
         self.backend, self.model = meta["backend"], meta["model"]
 
 
@@ -354,15 +353,31 @@ def resolve_device(device: str, backend: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-#: Stage registry: the names a pipeline file may list. Frame consumers must follow "decode".
-STAGES: dict[str, type[Stage]] = {
+#: Stage registry: the names a pipeline file may list, each a class or a "module:Class" that is
+#: imported when a pipeline uses it. Frame consumers must follow "decode".
+STAGES: dict[str, type[Stage] | str] = {
     "probe": ProbeStage,
     "decode": DecodeStage,
     "shots": ShotStage,
     "keyframes": KeyframeStage,
     "vision": VisionStage,
     "speech": SpeechStage,
+    "audio": "avpipe.understand.stages:AudioStage",
+    "fusion": "avpipe.understand.stages:FusionStage",
+    "events": "avpipe.understand.stages:EventStage",
+    "summary": "avpipe.understand.stages:SummaryStage",
 }
+
+
+def stage_class(name: str) -> type[Stage]:
+    """The class registered under ``name`` (imported on first use)."""
+    entry = STAGES[name]
+    if isinstance(entry, str):
+        import importlib
+
+        module, cls = entry.split(":")
+        entry = STAGES[name] = getattr(importlib.import_module(module), cls)
+    return entry
 
 
 # --------------------------------------------------------------------------- definitions
@@ -433,7 +448,7 @@ def build_stages(options: PipelineOptions) -> list[Stage]:
     for name in names:
         if name == "decode":
             continue
-        stage = STAGES[name]()
+        stage = stage_class(name)()
         if type(stage).on_frame is not Stage.on_frame:
             if "decode" not in names or names.index(name) < names.index("decode"):
                 raise PipelineConfigError(f"stage {name!r} consumes frames and must come after 'decode'")
@@ -476,4 +491,19 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
         seconds = time.perf_counter() - t0 - getattr(stage, "excluded_seconds", 0.0)
         ctx.record(stage.name, seconds, backend=getattr(stage, "backend", None),
                    model=getattr(stage, "model", None), status=stage.status)
+    if ctx.arrays:
+        write_vectors(work_dir / "vectors.npz", ctx.arrays)
     return result
+
+
+def write_vectors(path: Path, arrays: dict) -> None:
+    """The embeddings and per-window arrays of one video, as one .npz (atomic)."""
+    import io
+
+    import numpy as np
+
+    from .writers import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -103,12 +103,34 @@ class Emotion(_Model):
     )
 
 
+class Prosody(_Model):
+    """How a segment was said (see ``avpipe.understand.audio_features`` for how each is measured)."""
+
+    loudness_db: float = Field(description="RMS level in dBFS.")
+    pitch_hz: float | None = Field(None, description="Median voiced F0 in Hz.")
+    pitch_range_st: float | None = Field(None, description="10th-90th percentile F0 spread in semitones.")
+    rate_wps: float | None = Field(None, description="Words per second.")
+    pauses: int = Field(0, description="Gaps of 0.3 s or more between words.")
+    pause_s: float = Field(0.0, description="Their total length in seconds.")
+
+
+class Attention(_Model):
+    """One keyframe a segment attended to in hybrid fusion."""
+
+    t: float = Field(description="The keyframe's time in seconds.")
+    weight: float = Field(description="Attention weight; a segment's weights sum to 1.")
+
+
 class Segment(_Model):
     start: float
     end: float
     text: str
     words: list[Word] = Field(default_factory=list)
     emotion: Emotion | None = None
+    prosody: Prosody | None = None
+    attention: list[Attention] = Field(default_factory=list, description="Which keyframes informed this segment.")
+    salience: float | None = Field(None, description="Attention-weighted text-frame similarity: how much of "
+                                                     "what is said is also seen.")
 
 
 class Transcript(_Model):
@@ -148,7 +170,8 @@ class Keyframe(_Model):
 
 class Event(_Model):
     """Something that happens at a time. ``kind`` is one of: shot_change, speech, silence,
-    face_appear, face_disappear, label, keyword, emotion_change, loud_sound, text_on_screen."""
+    face_appear, face_disappear, label, keyword, emotion_change, loud_sound, music,
+    text_on_screen."""
 
     start: float
     end: float
@@ -170,9 +193,33 @@ class Chapter(_Model):
 
 
 class Summary(_Model):
+    method: str = Field("", description="extractive, visual (no speech), or the generative model's name.")
     text: str = ""
     highlights: list[Highlight] = Field(default_factory=list)
     chapters: list[Chapter] = Field(default_factory=list)
+
+
+class AudioRegion(_Model):
+    """A run of audio windows of one class: speech, silence, loud, music-like or sound."""
+
+    start: float
+    end: float
+    label: str
+
+
+class AudioInfo(_Model):
+    window_s: float = Field(1.0, description="Length of the classified windows.")
+    speech_loudness_db: float | None = Field(None, description="Median loudness of the speech segments.")
+    regions: list[AudioRegion] = Field(default_factory=list)
+
+
+class EmotionSpan(_Model):
+    """A stretch of the video with one fused emotion (consecutive segments joined)."""
+
+    start: float
+    end: float
+    label: str
+    score: float
 
 
 class StageInfo(_Model):
@@ -198,6 +245,8 @@ class Result(_Model):
     transcript: Transcript = Field(default_factory=Transcript)
     shots: list[Shot] = Field(default_factory=list)
     keyframes: list[Keyframe] = Field(default_factory=list)
+    audio: AudioInfo = Field(default_factory=AudioInfo)
+    emotion_timeline: list[EmotionSpan] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
     summary: Summary = Field(default_factory=Summary)
     stages: dict[str, StageInfo] = Field(default_factory=dict)

@@ -96,3 +96,39 @@ def make(name: str, folder: Path) -> Path:
     if not out.exists():
         subprocess.run(command(name, out), check=True, timeout=120)
     return out
+
+
+def slideshow(images: list[Path], out: Path, size: str = "480:270", seconds: int = 3,
+              narration: list[str] | None = None) -> Path:
+    """A video of still photos, ``seconds`` each, letterboxed to ``size`` (FFmpeg's concat).
+
+    With ``narration`` (one sentence per photo), each sentence is spoken by espeak-ng (Debian's
+    ``espeak-ng`` package) at the start of its photo, and the video gets that audio track.
+    """
+    import shutil
+    import tempfile
+
+    cmd = [FFMPEG, "-y", "-v", "error"]
+    for image in images:
+        cmd += ["-loop", "1", "-framerate", "10", "-t", str(seconds), "-i", str(image)]
+    graph = "".join(f"[{i}:v]scale={size}:force_original_aspect_ratio=decrease,pad={size}:-1:-1,setsar=1[v{i}];"
+                    for i in range(len(images)))
+    graph += "".join(f"[v{i}]" for i in range(len(images))) + f"concat=n={len(images)}:v=1:a=0[v]"
+    maps = ["-map", "[v]"]
+    with tempfile.TemporaryDirectory() as tmp:
+        if narration:
+            espeak = shutil.which("espeak-ng")
+            if espeak is None:
+                raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+            for i, sentence in enumerate(narration):
+                wav = Path(tmp) / f"{i}.wav"
+                subprocess.run([espeak, "-s", "140", "-w", str(wav), sentence], check=True, timeout=60)
+                cmd += ["-i", str(wav)]
+            base = len(images)
+            graph += ";" + "".join(f"[{base + i}:a]aresample=16000,apad=whole_dur={seconds}[a{i}];"
+                                   for i in range(len(narration)))
+            graph += "".join(f"[a{i}]" for i in range(len(narration))) + f"concat=n={len(narration)}:v=0:a=1[a]"
+            maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "64k"]
+        cmd += ["-filter_complex", graph, *maps, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
+        subprocess.run(cmd, check=True, timeout=120)
+    return out

@@ -117,7 +117,7 @@ def test_subtitle_files_follow_their_specs(tmp_path, shared_media):
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "avpipe", "run", str(shared_media / "nasa_13013.mp4"), "--out", str(out),
                     "--quiet"], check=True, capture_output=True)
-    folder = next(p for p in out.iterdir() if p.is_dir())
+    folder = next(p for p in out.iterdir() if (p / "result.json").exists())
     srt = (folder / "transcript.srt").read_text()
     vtt = (folder / "transcript.vtt").read_text()
     import re

@@ -50,7 +50,8 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
                                 options.vad_merge_gap_s)
     fed = speech if options.vad else whole  # what the model sees
     allowed = speech if options.drop_outside_speech else whole  # where words may stand
-    meta = {"backend": options.backend, "model": options.model, "speech_s": round(sum(b - a for a, b in speech), 3)}
+    meta = {"backend": options.backend, "model": options.model, "speech_s": round(sum(b - a for a, b in speech), 3),
+            "regions": speech}
     if not fed or not allowed:
         return Transcript(language=None, segments=[]), meta
     backend = load_backend(options, device)

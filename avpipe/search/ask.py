@@ -1,0 +1,147 @@
+"""Ask one processed video a question: retrieval over its fused timeline, then an answer with
+timestamped evidence.
+
+Evidence units, each with its time span: the transcript's sentences (Whisper segments joined
+until a sentence ends) and segments, what each keyframe shows (labels, faces), and the notable
+events (keywords, on-screen text, emotion changes, loud sounds, music, labels). Each is scored by
+cosine similarity to the question (bundled MiniLM), plus :data:`LEXICAL_WEIGHT` times the share
+of the question's content words it contains, plus :data:`CUE_WEIGHT` when it has the kind of
+thing the question word asks for (where: a place; when: a time or date; who: a name; how
+many / how much: a number). These cues are stated heuristics, not a reading-comprehension model.
+
+Without a generative model the answer is extractive and says so: the best unit, narrowed to the
+segment inside it that carries the cue when there is one. With ``model`` (any transformers
+causal LM or seq2seq model, folder or cached hub id; a VLM's language side works the same way,
+text in, text out) the answer is generated from a prompt holding only the evidence lines with
+their times, so it is grounded in them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..schema import Result
+from .query import content_words
+
+LEXICAL_WEIGHT = 0.3
+CUE_WEIGHT = 0.15
+_PLACE = re.compile(r"\b(at|in|inside|near|from|on)\s+(the\s+)?([A-Z][\w']+|[a-z]+ (room|center|centre|building|city|lab))")
+_TIME = re.compile(r"\b(\d{1,4}|today|yesterday|tomorrow|morning|evening|night|monday|tuesday|wednesday|thursday|"
+                   r"friday|saturday|sunday|january|february|march|april|may|june|july|august|september|october|"
+                   r"november|december|o'clock|year|years|century)\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+_NUMBER = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million)\b", re.I)
+
+
+@dataclass
+class Evidence:
+    start: float
+    end: float
+    source: str  # sentence, segment, keyframe, event
+    text: str
+    score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    method: str  # "extractive" or the generative model's name
+    start: float | None
+    end: float | None
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cue(question: str):
+    q = question.lower().strip()
+    if q.startswith("where") or " where " in q:
+        return _PLACE
+    if q.startswith("when") or "what time" in q or "what year" in q:
+        return _TIME
+    if q.startswith("who") or " who " in q:
+        return _NAME
+    if q.startswith("how many") or q.startswith("how much"):
+        return _NUMBER
+    return None
+
+
+def sentences(result: Result) -> list[tuple[float, float, str, list[int]]]:
+    """Transcript segments joined into sentences: (start, end, text, segment indices)."""
+    out, current = [], None
+    for i, s in enumerate(result.transcript.segments):
+        text = s.text.strip()
+        current = (current[0], s.end, f"{current[2]} {text}", current[3] + [i]) if current else (s.start, s.end, text, [i])
+        if text.endswith((".", "!", "?")):
+            out.append(current)
+            current = None
+    if current:
+        out.append(current)
+    return out
+
+
+def units(result: Result) -> list[Evidence]:
+    """Every evidence unit of the fused timeline, unscored."""
+    found = [Evidence(a, b, "sentence", text, 0.0) for a, b, text, parts in sentences(result) if len(parts) > 1]
+    found += [Evidence(s.start, s.end, "segment", s.text.strip(), 0.0) for s in result.transcript.segments]
+    for k in result.keyframes:
+        if k.labels or k.faces:
+            seen = ", ".join(label.label for label in k.labels[:3])
+            faces = f"; {len(k.faces)} face{'s' * (len(k.faces) != 1)}" if k.faces else ""
+            found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}{faces}", 0.0))
+    for e in result.events:
+        if e.kind in ("keyword", "text_on_screen", "emotion_change", "loud_sound", "music", "label"):
+            found.append(Evidence(e.start, e.end, "event", f"{e.kind.replace('_', ' ')}: {e.label}", 0.0))
+    return found
+
+
+def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = None, device: str = "cpu",
+        max_new_tokens: int = 96) -> Answer:
+    """Answer ``question`` about the video whose result is in ``result_dir`` (see module docstring)."""
+    from ..understand.models import load_minilm
+
+    path = Path(result_dir)
+    path = path / "result.json" if path.is_dir() else path
+    result = Result.model_validate_json(path.read_text(encoding="utf-8"))
+    found = units(result)
+    if not found:
+        return Answer(question=question, answer="The video has no transcript, labels or events to answer from.",
+                      method="extractive", start=None, end=None)
+    encoder = load_minilm(device)
+    vectors = encoder.encode([question] + [u.text for u in found])
+    words = content_words(question)
+    cue = _cue(question)
+    for u, v in zip(found, vectors[1:]):
+        score = float(v @ vectors[0])
+        if words:
+            score += LEXICAL_WEIGHT * len(words & content_words(u.text)) / len(words)
+        if cue is not None and cue.search(u.text):
+            score += CUE_WEIGHT
+        u.score = round(score, 4)
+    ranked = sorted(found, key=lambda u: -u.score)[:k]
+    best = ranked[0]
+    if model:
+        from ..understand.generate import generate
+        from ..understand.summary import clock
+
+        lines = "\n".join(f"[{clock(u.start)}-{clock(u.end)}] {u.text}" for u in sorted(ranked, key=lambda u: u.start))
+        prompt = ("Answer the question about a video using only these timestamped notes from it. "
+                  "Cite the time of the note you use.\n"
+                  f"Notes:\n{lines}\n\nQuestion: {question}\nAnswer:")
+        text = generate(model, prompt, max_new_tokens, device) or best.text
+        return Answer(question=question, answer=text, method=model, start=best.start, end=best.end, evidence=ranked)
+    focus = best
+    if cue is not None and best.source == "sentence":  # narrow to the segment that carries the cue
+        inside = [u for u in found if u.source == "segment" and best.start <= u.start and u.end <= best.end
+                  and cue.search(u.text)]
+        if inside:
+            focus = max(inside, key=lambda u: u.score)
+            if focus not in ranked:
+                ranked = [ranked[0], focus, *ranked[1:-1]]
+    return Answer(question=question, answer=focus.text, method="extractive", start=focus.start, end=focus.end,
+                  evidence=ranked)
+

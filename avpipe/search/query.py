@@ -1,0 +1,163 @@
+"""Find moments by text or by image across every video of an index.
+
+A text query is embedded by the text side of the index's space and compared (cosine) with
+keyframe embeddings (``frames``) and speech-segment embeddings (``speech``). Speech hits also
+get a lexical bonus, :data:`LEXICAL_WEIGHT` times the share of the query's content words that
+the line contains, because people search for what was said in the words it was said in
+("every time someone says 'budget'"), and a sentence embedding alone ranks a paraphrase as high
+as the quote.
+
+An image query is embedded by the image encoder; frames are compared by the encoder's own
+features (image to image: far finer than the 1,000-class bridge into the text space) when the
+index has them, else in the shared space.
+
+Hits of one video that overlap or lie within ``merge_gap_s`` of each other become one moment
+(its span, its best score, the texts of all its hits), best first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .index import MODALITIES, Collection, load_index
+
+if TYPE_CHECKING:
+    import numpy as np
+
+LEXICAL_WEIGHT = 0.5
+_WORD = re.compile(r"[a-z0-9']+")
+#: Words too common to say what a query is about.
+STOP_WORDS = frozenset("""a an and are as at be but by for from has have he her his i in is it its me my not of on or
+our she so that the their them there they this to was we were what when where which who why will with you your
+do does did can could would should shall may might must how all any""".split())
+
+
+@dataclass
+class Moment:
+    video_id: str
+    start: float
+    end: float
+    score: float
+    modality: str
+    thumbnail: str | None
+    text: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1}
+
+
+def _top(collection: Collection, modality: str, query: "np.ndarray", n: int, use_features: bool = False):
+    """(row indices, cosine scores) of the ``n`` best rows of ``modality``."""
+    import numpy as np
+
+    table = collection.features.get(modality) if use_features else collection.vectors.get(modality)
+    if table is None or not len(table):
+        return np.zeros(0, int), np.zeros(0, np.float32)
+    index = None if use_features else collection.ann.get(modality)
+    if index is not None:  # approximate candidates, re-scored exactly below
+        _, found = index.search(query.reshape(1, -1).astype(np.float32), max(4 * n, 64))
+        candidates = found[0][found[0] >= 0]
+        scores = table[candidates].astype(np.float32) @ query
+    else:
+        candidates = np.arange(len(table))
+        scores = table.astype(np.float32) @ query if len(table) < 200_000 else _chunked(table, query)
+    order = np.argsort(-scores)[:n]
+    return candidates[order], scores[order]
+
+
+def _chunked(table: "np.ndarray", query: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    return np.concatenate([table[lo : lo + 100_000].astype(np.float32) @ query for lo in range(0, len(table), 100_000)])
+
+
+def merge_hits(hits: list[Moment], gap_s: float) -> list[Moment]:
+    """Hits of one video within ``gap_s`` of each other become one moment; best first."""
+    moments: list[Moment] = []
+    by_video: dict[str, list[Moment]] = {}
+    for h in hits:
+        by_video.setdefault(h.video_id, []).append(h)
+    for group in by_video.values():
+        group.sort(key=lambda h: h.start)
+        current = None
+        for h in group:
+            if current is not None and h.start <= current.end + gap_s:
+                best = h if h.score > current.score else current
+                current = Moment(video_id=h.video_id, start=min(current.start, h.start), end=max(current.end, h.end),
+                                 score=max(current.score, h.score),
+                                 modality=current.modality if current.modality == h.modality else "both",
+                                 thumbnail=best.thumbnail,
+                                 text=current.text + [t for t in h.text if t not in current.text])
+            else:
+                if current is not None:
+                    moments.append(current)
+                current = Moment(**{**asdict(h), "text": list(h.text)})
+        moments.append(current)
+    return sorted(moments, key=lambda m: -m.score)
+
+
+def _encoder(model: str):
+    """The encoder of the index's space, from its recorded name (``backend:model``)."""
+    from ..options import VisionOptions
+    from ..vision import load_encoder
+
+    backend, _, name = model.partition(":")
+    options = VisionOptions(backend=backend, clip_model=name if backend == "clip" else None)
+    return load_encoder(options)
+
+
+def search(index: str | Path | Collection, text: str | None = None, image: str | Path | None = None, k: int = 10,
+           modality: str = "both", merge_gap_s: float = 2.0, encoder=None) -> list[Moment]:
+    """Moments matching ``text`` or ``image`` (one of them), best first, at most ``k``.
+
+    ``index`` is a results folder (with ``search/``), the index folder itself, or a loaded
+    :class:`Collection`. ``modality`` is ``frames``, ``speech`` or ``both``.
+    """
+    import numpy as np
+
+    if (text is None) == (image is None):
+        raise ValueError("give a text or an image query (one of them)")
+    if modality not in (*MODALITIES, "both"):
+        raise ValueError(f"modality must be frames, speech or both, not {modality!r}")
+    collection = index if isinstance(index, Collection) else load_index(index)
+    encoder = encoder or _encoder(collection.model)
+    wanted = MODALITIES if modality == "both" else (modality,)
+    hits: list[Moment] = []
+    pool = max(10 * k, 50)
+    if text is not None:
+        query = np.asarray(encoder.encode_texts([text])[0], np.float32)
+        words = content_words(text)
+        for name in wanted:
+            rows, scores = _top(collection, name, query, pool)
+            for r, s in zip(rows, scores):
+                meta = collection.meta[name][int(r)]
+                if name == "speech" and words:
+                    s = s + LEXICAL_WEIGHT * len(words & content_words(meta["text"])) / len(words)
+                hits.append(_hit(meta, float(s), name))
+    else:
+        from PIL import Image
+
+        rgb = np.array(Image.open(image).convert("RGB"))  # Pillow: see tests/test_vision.py on libpng
+        vectors, _, features = encoder.encode_images([rgb])
+        by_features = features is not None and "frames" in collection.features
+        query = features[0] if by_features else vectors[0]
+        query = np.asarray(query, np.float32) / max(float(np.linalg.norm(query)), 1e-9)
+        rows, scores = _top(collection, "frames", query, pool, use_features=by_features)
+        hits += [_hit(collection.meta["frames"][int(r)], float(s), "frames") for r, s in zip(rows, scores)]
+    moments = merge_hits(hits, merge_gap_s)[:k]
+    if collection.root is not None:  # thumbnails as paths a caller can open
+        for m in moments:
+            m.thumbnail = str(collection.root / m.thumbnail) if m.thumbnail else None
+    return moments
+
+
+def _hit(meta: dict, score: float, modality: str) -> Moment:
+    return Moment(video_id=meta["video_id"], start=round(meta["start"], 3), end=round(meta["end"], 3),
+                  score=round(score, 4), modality=modality, thumbnail=meta.get("thumbnail"), text=[meta["text"]])

@@ -1,0 +1,193 @@
+"""How things sound: prosody per speech segment, loudness per window, and the non-speech classes
+that can be told apart honestly without a trained sound classifier.
+
+Per speech segment (:func:`segment_prosody`):
+  * loudness: RMS level of the segment's audio in dBFS;
+  * pitch level and range: torchaudio's NCCF pitch track (``detect_pitch_frequency``), kept only
+    for 20 ms frames that are loud enough to be voiced and inside 70..400 Hz; level is the
+    median in Hz, range the 10th-to-90th percentile spread in semitones;
+  * speaking rate: words per second between the first word's start and the last word's end;
+  * pauses: gaps of 0.3 s or more between consecutive words (count and total seconds).
+
+Per window of ``window_s`` seconds over the whole track (:func:`classify_windows`), each window
+gets one class, decided in this order:
+  * ``silence``: RMS below -50 dBFS, or 35 dB under the track's loudest speech;
+  * ``speech``: the voice-activity detector called it speech (its regions come from the speech stage);
+  * ``loud``: 12 dB or more above the median speech level and above -20 dBFS (a bang, a cheer);
+  * ``music-like``: tonal sound: low spectral flatness (under 0.05: energy in a few peaks, as in
+    notes and chords, not spread like noise) held for the whole window;
+  * ``sound``: anything else (noise, ambience, mixed sound).
+What this cannot do: tell music from a held tone or a hum, or name sounds (a dog, an engine). A
+trained audio tagger would; none ships offline.
+
+Voice emotion (:func:`voice_emotion`) is a stated prior, not a trained classifier: arousal is
+read from loudness, pitch range and rate relative to the video's own median speech, and it shifts
+weight between high-arousal emotions (anger, fear, joy, surprise) and low ones (neutral,
+sadness). The fusion weights it least.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..schema import Segment
+
+SAMPLE_RATE = 16000
+FRAME_S = 0.02
+PAUSE_S = 0.3
+SILENCE_DB = -50.0
+EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+#: How much each emotion moves with arousal (+1 rises with it, -1 falls), for the voice prior.
+AROUSAL = {"anger": 1.0, "disgust": 0.0, "fear": 0.7, "joy": 0.7, "neutral": -0.6, "sadness": -1.0, "surprise": 1.0}
+#: The voice prior at average arousal: conversational speech is mostly neutral.
+VOICE_PRIOR = {"anger": 0.08, "disgust": 0.04, "fear": 0.04, "joy": 0.14, "neutral": 0.5, "sadness": 0.08, "surprise": 0.12}
+
+
+def db(rms: float) -> float:
+    """RMS amplitude (full scale = 1) in dBFS, floored at -120."""
+    return 20.0 * math.log10(max(rms, 1e-6))
+
+
+@dataclass
+class Prosody:
+    loudness_db: float
+    pitch_hz: float | None
+    pitch_range_st: float | None
+    rate_wps: float | None
+    pauses: int
+    pause_s: float
+
+
+def _frame_rms(audio: "np.ndarray", frame: int) -> "np.ndarray":
+    import numpy as np
+
+    n = len(audio) // frame
+    if n == 0:
+        return np.zeros(0, np.float32)
+    return np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+
+
+def segment_prosody(audio: "np.ndarray", segment: "Segment") -> Prosody:
+    """Prosody of one transcript segment of 16 kHz mono ``audio``."""
+    import numpy as np
+    import torch
+    import torchaudio.functional as F
+
+    lo, hi = int(segment.start * SAMPLE_RATE), int(segment.end * SAMPLE_RATE)
+    clip = audio[lo:hi]
+    loud = db(float(np.sqrt(np.mean(clip.astype(np.float64) ** 2)))) if len(clip) else -120.0
+    pitch = spread = None
+    frame = int(FRAME_S * SAMPLE_RATE)
+    if len(clip) >= 4 * frame:
+        track = F.detect_pitch_frequency(torch.from_numpy(np.ascontiguousarray(clip, np.float32)).unsqueeze(0),
+                                         SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).squeeze(0).numpy()
+        rms = _frame_rms(clip, len(clip) // max(len(track), 1))[: len(track)]
+        track = track[: len(rms)]
+        voiced = track[(rms > np.median(rms)) & (track >= 70) & (track <= 400)] if len(rms) else track[:0]
+        if len(voiced) >= 5:
+            pitch = float(np.median(voiced))
+            p10, p90 = np.percentile(voiced, [10, 90])
+            spread = float(12 * math.log2(p90 / p10))
+    words = segment.words
+    rate = None
+    gaps = [b.start - a.end for a, b in zip(words, words[1:]) if b.start - a.end >= PAUSE_S]
+    if len(words) >= 2 and words[-1].end > words[0].start:
+        rate = len(words) / (words[-1].end - words[0].start)
+    return Prosody(loudness_db=round(loud, 2), pitch_hz=None if pitch is None else round(pitch, 1),
+                   pitch_range_st=None if spread is None else round(spread, 2),
+                   rate_wps=None if rate is None else round(rate, 2), pauses=len(gaps), pause_s=round(sum(gaps), 2))
+
+
+def voice_emotion(p: Prosody, reference: Prosody) -> dict[str, float]:
+    """The prosody prior over :data:`EMOTIONS` for a segment, against the video's median speech
+    (``reference``): louder, wider-pitched, faster speech means higher arousal."""
+    cues = [(p.loudness_db - reference.loudness_db) / 6.0]
+    if p.pitch_range_st is not None and reference.pitch_range_st:
+        cues.append((p.pitch_range_st - reference.pitch_range_st) / 4.0)
+    if p.rate_wps is not None and reference.rate_wps:
+        cues.append((p.rate_wps - reference.rate_wps) / 1.5)
+    arousal = max(-1.0, min(1.0, sum(cues) / len(cues)))
+    raw = {e: VOICE_PRIOR[e] * math.exp(AROUSAL[e] * arousal) for e in EMOTIONS}
+    total = sum(raw.values())
+    return {e: round(v / total, 4) for e, v in raw.items()}
+
+
+def median_prosody(items: list[Prosody]) -> Prosody:
+    """The video's typical speech: the median of each measure over its segments."""
+    import numpy as np
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    return Prosody(loudness_db=med([p.loudness_db for p in items]) or -30.0, pitch_hz=med([p.pitch_hz for p in items]),
+                   pitch_range_st=med([p.pitch_range_st for p in items]), rate_wps=med([p.rate_wps for p in items]),
+                   pauses=0, pause_s=0.0)
+
+
+def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], window_s: float = 1.0,
+                     speech_db: float | None = None) -> tuple["np.ndarray", "np.ndarray", list[str]]:
+    """Per window: start times, RMS level (dBFS) and class (see the module docstring)."""
+    import numpy as np
+
+    size = int(window_s * SAMPLE_RATE)
+    n = len(audio) // size + (1 if len(audio) % size >= size // 2 else 0)
+    starts = np.arange(n, dtype=np.float32) * window_s
+    levels = np.full(n, -120.0, np.float32)
+    classes: list[str] = []
+    loudest_speech = None
+    for i in range(n):
+        chunk = audio[i * size : (i + 1) * size].astype(np.float64)
+        levels[i] = db(float(np.sqrt(np.mean(chunk**2)))) if len(chunk) else -120.0
+    in_speech = np.zeros(n, bool)
+    for a, b in speech:
+        in_speech[int(a / window_s) : int(math.ceil(b / window_s))] = True
+    if in_speech.any():
+        loudest_speech = float(levels[in_speech].max())
+    floor = max(SILENCE_DB, (loudest_speech - 35.0) if loudest_speech is not None else SILENCE_DB)
+    median_speech = speech_db if speech_db is not None else (float(np.median(levels[in_speech])) if in_speech.any() else -30.0)
+    for i in range(n):
+        level = levels[i]
+        if level < floor:
+            classes.append("silence")
+        elif in_speech[i]:
+            classes.append("speech")
+        elif level >= max(-20.0, median_speech + 12.0):
+            classes.append("loud")
+        elif _flatness(audio[i * size : (i + 1) * size]) < 0.05:
+            classes.append("music-like")
+        else:
+            classes.append("sound")
+    return starts, levels, classes
+
+
+def _flatness(chunk: "np.ndarray") -> float:
+    """Median spectral flatness (geometric / arithmetic mean of the power spectrum) over 64 ms
+    frames: near 1 for noise, near 0 for a few strong partials (notes, tones)."""
+    import numpy as np
+
+    frame = 1024
+    n = len(chunk) // frame
+    if n == 0:
+        return 1.0
+    frames = chunk[: n * frame].reshape(n, frame) * np.hanning(frame)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12
+    flat = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+    return float(np.median(flat))
+
+
+def runs(starts: "np.ndarray", classes: list[str], window_s: float, end_s: float) -> list[tuple[float, float, str]]:
+    """Consecutive windows of one class joined into ``(start, end, class)`` regions."""
+    out: list[tuple[float, float, str]] = []
+    for t, c in zip(starts, classes):
+        t = float(t)
+        if out and out[-1][2] == c:
+            out[-1] = (out[-1][0], min(t + window_s, end_s), c)
+        else:
+            out.append((t, min(t + window_s, end_s), c))
+    return out

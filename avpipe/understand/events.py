@@ -1,0 +1,112 @@
+"""Events that come from reading the whole result: speech turns, visual labels entering and
+leaving, salient keywords, and the merge that makes one clean time-ordered list.
+
+(Shot changes, faces, on-screen text, silence, loud sounds, music and emotion changes are
+emitted by their own stages; this module adds the rest and merges them all.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..schema import Event, Keyframe, Segment, Shot
+
+_WORD = re.compile(r"[\w']+")
+
+
+def speech_turns(segments: list[Segment], gap_s: float) -> list[Event]:
+    """One ``speech`` event per turn: segments closer than ``gap_s`` are one turn. The score is
+    the mean word probability (how sure the recogniser was)."""
+    events: list[Event] = []
+    probs: list[list[float]] = []
+    for s in segments:
+        p = [w.prob for w in s.words] or [1.0]
+        if events and s.start - events[-1].end < gap_s:
+            events[-1] = events[-1].model_copy(update={"end": s.end})
+            probs[-1] += p
+        else:
+            events.append(Event(start=s.start, end=s.end, kind="speech", label="speech"))
+            probs.append(p)
+    return [e.model_copy(update={"score": round(sum(p) / len(p), 4),
+                                 "label": f"speech ({e.end - e.start:.0f} s)"}) for e, p in zip(events, probs)]
+
+
+def label_events(keyframes: list[Keyframe], shots: list[Shot], end_s: float, min_score: float) -> list[Event]:
+    """``label`` events: a visual label (a keyframe's top label, when sure enough) from the
+    start of the first shot that shows it to the end of the last consecutive one."""
+    events: list[Event] = []
+    scores: list[list[float]] = []
+    previous = None
+    for i, k in enumerate(keyframes):
+        top = k.labels[0] if k.labels and k.labels[0].score >= min_score else None
+        shot = shots[k.shot] if k.shot is not None and k.shot < len(shots) else None
+        start = shot.start if shot else k.t
+        end = shot.end if shot else (keyframes[i + 1].t if i + 1 < len(keyframes) else end_s)
+        if top is not None and previous == top.label:
+            events[-1] = events[-1].model_copy(update={"end": max(events[-1].end, end)})
+            scores[-1].append(top.score)
+        elif top is not None:
+            events.append(Event(start=start, end=end, kind="label", label=top.label))
+            scores.append([top.score])
+        previous = top.label if top else None
+    return [e.model_copy(update={"score": round(sum(s) / len(s), 4)}) for e, s in zip(events, scores)]
+
+
+def keywords(text: str, n: int, encoder) -> list[tuple[str, float]]:
+    """The transcript's ``n`` most salient terms (one or two words), by KeyBERT on the bundled
+    sentence encoder: phrases closest to the whole text, diversified by maximal marginal relevance."""
+    from keybert import KeyBERT
+
+    if len(_WORD.findall(text)) < 3:
+        return []
+    model = KeyBERT(model=encoder.model)
+    try:
+        found = model.extract_keywords(text, keyphrase_ngram_range=(1, 2), stop_words="english", top_n=3 * n,
+                                       use_mmr=True, diversity=0.5)
+    except ValueError:  # only stop words: nothing to choose from
+        return []
+    kept: list[tuple[str, float]] = []
+    for phrase, score in sorted(found, key=lambda x: -x[1]):
+        # "fellow americans" makes "fellow", "americans" and "americans ask" redundant
+        if not any(set(phrase.split()) & set(other.split()) for other, _ in kept):
+            kept.append((phrase, float(score)))
+    return kept[:n]
+
+
+def keyword_events(segments: list[Segment], n: int, encoder) -> list[Event]:
+    """A ``keyword`` event wherever one of the salient terms is said (from word timestamps)."""
+    terms = keywords(" ".join(s.text for s in segments), n, encoder)
+    words = [(w.start, w.end, _norm(w.word)) for s in segments for w in s.words]
+    tokens = [t for _, _, t in words]
+    events = []
+    for phrase, score in terms:
+        parts = [_norm(p) for p in phrase.split()]
+        for i in range(len(tokens) - len(parts) + 1):
+            if tokens[i : i + len(parts)] == parts:
+                events.append(Event(start=words[i][0], end=words[i + len(parts) - 1][1], kind="keyword", label=phrase,
+                                    score=round(score, 4)))
+    return events
+
+
+def _norm(word: str) -> str:
+    return "".join(_WORD.findall(word.lower()))
+
+
+def merge(events: list[Event], gap_s: float) -> list[Event]:
+    """One time-ordered list: events of the same kind and label that overlap or lie within
+    ``gap_s`` of each other become one (the span of both, the higher score); instants of the
+    same kind and label at the same time are duplicates."""
+    out: list[Event] = []
+    last: dict[tuple[str, str], int] = {}
+    for e in sorted(events, key=lambda e: (e.start, e.end, e.kind, e.label)):
+        key = (e.kind, e.label)
+        j = last.get(key)
+        instant = e.start == e.end
+        if j is not None and (e.start <= out[j].end + (0.0 if instant else gap_s)):
+            prev = out[j]
+            if not instant or prev.start == e.start:
+                out[j] = prev.model_copy(update={"end": max(prev.end, e.end), "score": max(prev.score, e.score)})
+                continue
+        last[key] = len(out)
+        out.append(e)
+    return sorted(out, key=lambda e: (e.start, e.end, e.kind))

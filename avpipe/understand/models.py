@@ -1,0 +1,50 @@
+"""Models of the understanding stages, loaded once per process (a batch worker keeps them)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..options import FusionOptions, VisionOptions
+    from .fusion import Fusion
+    from .text_emotion import TextEmotion
+
+
+@lru_cache(maxsize=2)
+def load_minilm(device: str = "cpu"):
+    """The bundled MiniLM sentence encoder (the efficientnet backend's text side, when loaded)."""
+    from ..vision.base import _LOADED
+    from ..vision.text import MiniLMText
+
+    for encoder in _LOADED.values():  # reuse the vision stage's copy rather than load a second
+        text = getattr(encoder, "text", None)
+        if isinstance(text, MiniLMText) and text.model_name == "minilm":
+            return text
+    return MiniLMText("minilm", device)
+
+
+def shared_text_encoder(options: "VisionOptions", device: str = "cpu"):
+    """What embeds text in the same space as the keyframes: the vision encoder's text side."""
+    from ..vision import load_encoder
+
+    return load_encoder(options, device)
+
+
+@lru_cache(maxsize=4)
+def load_text_emotion(folder: str | None, device: str = "cpu") -> "TextEmotion":
+    from .text_emotion import TextEmotion
+
+    return TextEmotion(load_minilm(device), Path(folder) if folder else None)
+
+
+@lru_cache(maxsize=4)
+def load_fusion(options: "FusionOptions", dim: int) -> "Fusion":
+    from .fusion import Fusion
+
+    model = Fusion(dim=dim, strategy=options.strategy, tau=options.tau,
+                   weights=(options.text_weight, options.face_weight, options.voice_weight))
+    if options.align_weights:
+        model.load_alignment(Path(options.align_weights))
+    return model.eval()

@@ -1,0 +1,197 @@
+"""Summary, highlights and chapters of one video.
+
+Extractive (the default): transcript segments are scored in the shared text-image space by
+*centrality* (cosine to the centroid of all segments: how typical of the whole they are), raised
+by *visual salience* from the fusion (how much of what a segment says is also seen), then chosen
+by maximal marginal relevance so that the picks cover different parts of the talk, not the same
+point three times. The summary paragraph is the best few picks in time order; the highlights are
+3-7 picks with their times.
+
+Chapters start at shot boundaries where the topic shifts most (cosine distance between the
+segments just before and just after), at least ``min_chapter_s`` apart; each is titled by its
+most salient phrase (KeyBERT), or its main visual label when nothing is said.
+
+A video without speech gets a visual summary: its length, shots, what is seen (labels) and faces.
+
+Generative (``backend = "transformers"``): any causal LM or seq2seq model from a folder or the
+local Hugging Face cache writes the paragraph from a prompt built from the fused timeline
+(:func:`timeline_prompt`); highlights and chapters stay extractive, so every time shown is one
+that exists in the video.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..schema import Chapter, Highlight, Result, Summary
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import SummaryOptions, VisionOptions
+
+
+def clock(t: float) -> str:
+    """Seconds as m:ss (or h:mm:ss)."""
+    t = int(t)
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
+
+
+def mmr(scores: "np.ndarray", vectors: "np.ndarray", k: int, balance: float = 0.7) -> list[int]:
+    """Indices of ``k`` items chosen by maximal marginal relevance: each pick maximises
+    ``balance * score - (1 - balance) * (similarity to the closest earlier pick)``."""
+    import numpy as np
+
+    chosen: list[int] = []
+    similarity = vectors @ vectors.T
+    while len(chosen) < min(k, len(scores)):
+        redundancy = similarity[:, chosen].max(1) if chosen else np.zeros(len(scores))
+        value = balance * scores - (1 - balance) * redundancy
+        value[chosen] = -np.inf
+        chosen.append(int(np.argmax(value)))
+    return chosen
+
+
+def sentence_scores(vectors: "np.ndarray", salience: list[float | None], weight: float) -> "np.ndarray":
+    """Centrality in the shared space, raised by visual salience (clipped at 0)."""
+    import numpy as np
+
+    centroid = vectors.mean(0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+    central = vectors @ centroid
+    seen = np.array([max(s or 0.0, 0.0) for s in salience])
+    return central * (1.0 + weight * seen)
+
+
+def chapters(result: Result, vectors: "np.ndarray", options: "SummaryOptions", encoder=None) -> list[Chapter]:
+    """Chapters at the shot boundaries with the largest topic shifts (see the module docstring)."""
+    import numpy as np
+
+    end = result.video.duration_s or (result.shots[-1].end if result.shots else 0.0)
+    segments = result.transcript.segments
+    if segments:
+        end = max(end, segments[-1].end)
+    cuts = sorted({round(s.start, 3) for s in result.shots[1:]}) or sorted({round(s.start, 3) for s in segments[1:]})
+    span = options.min_chapter_s
+    shifts = []
+    for t in cuts:
+        if t < span or end - t < span:
+            continue
+        before = [i for i, s in enumerate(segments) if t - 2 * span <= s.start < t]
+        after = [i for i, s in enumerate(segments) if t <= s.start < t + 2 * span]
+        if before and after and len(vectors):
+            a, b = vectors[before].mean(0), vectors[after].mean(0)
+            shift = 1 - float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9))
+        else:
+            shift = 0.5 if (before or after) else 0.1  # a cut with no speech nearby: a weak boundary
+        shifts.append((shift, t))
+    starts = [0.0]
+    for shift, t in sorted(shifts, reverse=True):
+        if len(starts) >= options.max_chapters:
+            break
+        if shift >= 0.1 and all(abs(t - s) >= span for s in starts):
+            starts.append(t)
+    starts.sort()
+    out = []
+    for n, (a, b) in enumerate(zip(starts, [*starts[1:], end]), start=1):
+        out.append(Chapter(start=round(a, 3), end=round(b, 3), title=_title(result, a, b, encoder) or f"Part {n}"))
+    return out
+
+
+def _title(result: Result, start: float, end: float, encoder) -> str:
+    """A chapter's title: its most salient phrase, else its most common visual label."""
+    from collections import Counter
+
+    text = " ".join(s.text for s in result.transcript.segments if start <= s.start < end)
+    if text and encoder is not None:
+        from .events import keywords
+
+        found = keywords(text, 2, encoder)
+        if found:
+            title = ", ".join(phrase for phrase, _ in found)
+            return title[:1].upper() + title[1:]
+    labels = Counter(k.labels[0].label for k in result.keyframes if start <= k.t < end and k.labels)
+    return labels.most_common(1)[0][0].capitalize() if labels else ""
+
+
+def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
+    """For a video with no speech: what is seen, when, and who appears."""
+    from collections import Counter
+
+    duration = result.video.duration_s or 0.0
+    labels = [e for e in result.events if e.kind == "label"]
+    faces = sum(e.kind == "face_appear" for e in result.events)
+    seen = Counter()
+    for e in labels:
+        seen[e.label] += e.end - e.start
+    parts = [f"A {duration:.0f} s video without speech, in {len(result.shots)} shot{'s' * (len(result.shots) != 1)}."]
+    if seen:
+        parts.append("It shows " + ", ".join(name for name, _ in seen.most_common(5)) + ".")
+    if faces:
+        parts.append(f"{faces} face{'s' * (faces != 1)} appear{'s' * (faces == 1)}.")
+    best = sorted(labels, key=lambda e: -e.score)[: options.max_highlights]
+    highlights = [Highlight(start=e.start, end=e.end, text=f"{e.label} ({clock(e.start)})")
+                  for e in sorted(best, key=lambda e: e.start)]
+    return Summary(method="visual", text=" ".join(parts), highlights=highlights,
+                   chapters=chapters(result, _empty(), options))
+
+
+def _empty() -> "np.ndarray":
+    import numpy as np
+
+    return np.zeros((0, 1), np.float32)
+
+
+def summarise(result: Result, arrays: dict, options: "SummaryOptions", vision: "VisionOptions",
+              device: str = "cpu") -> Summary:
+    """The summary of ``result`` (see the module docstring); ``arrays`` holds the segment
+    embeddings the fusion stage made (``segments``), computed here when missing."""
+    import numpy as np
+
+    from .models import load_minilm, shared_text_encoder
+
+    segments = result.transcript.segments
+    if not segments:
+        return visual_summary(result, options)
+    vectors = arrays.get("segments")
+    if vectors is None or len(vectors) != len(segments):
+        vectors = shared_text_encoder(vision, device).encode_texts([s.text for s in segments])
+    vectors = np.asarray(vectors, np.float32)
+    scores = sentence_scores(vectors, [s.salience for s in segments], options.salience_weight)
+    n_high = max(options.min_highlights, min(options.max_highlights, len(segments) // 3))
+    picks = mmr(scores, vectors, n_high)
+    highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
+    paragraph = " ".join(segments[i].text.strip() for i in sorted(picks[: options.sentences]))
+    encoder = load_minilm(device)
+    method = "extractive"
+    if options.backend == "transformers":
+        from .generate import generate
+
+        paragraph = generate(options.model, timeline_prompt(result), options.max_new_tokens, device)
+        method = options.model
+    elif options.backend != "extractive":
+        from ..errors import PipelineConfigError
+
+        raise PipelineConfigError(f"unknown summary backend {options.backend!r}; known: extractive, transformers")
+    return Summary(method=method, text=paragraph, highlights=highlights,
+                   chapters=chapters(result, vectors, options, encoder))
+
+
+def timeline_prompt(result: Result, max_lines: int = 120) -> str:
+    """The fused timeline as text for a generative model: per shot what is seen, per segment what
+    is said (with its emotion), and the notable events, all with times."""
+    lines = []
+    for k in result.keyframes:
+        if k.labels or k.faces:
+            seen = ", ".join(label.label for label in k.labels[:3])
+            faces = f"; {len(k.faces)} face(s)" if k.faces else ""
+            lines.append((k.t, f"[{clock(k.t)}] seen: {seen}{faces}"))
+    for s in result.transcript.segments:
+        mood = f" ({s.emotion.label})" if s.emotion and s.emotion.label != "neutral" else ""
+        lines.append((s.start, f"[{clock(s.start)}] said{mood}: {s.text.strip()}"))
+    for e in result.events:
+        if e.kind in ("loud_sound", "music", "text_on_screen", "emotion_change"):
+            lines.append((e.start, f"[{clock(e.start)}] {e.kind.replace('_', ' ')}: {e.label}"))
+    body = "\n".join(text for _, text in sorted(lines, key=lambda x: x[0])[:max_lines])
+    return ("Below is a timeline of a video: what is seen, what is said and what happens, with times.\n"
+            f"{body}\n\nWrite a short factual summary of the video in two or three sentences.\nSummary:")
