@@ -24,6 +24,16 @@ def _formats(text: str) -> tuple[str, ...]:
     return names
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected I/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError("need 0 <= I < N")
+    return i, n
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -37,15 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="process videos and folders of videos into DIR")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="video files or folders (searched recursively)")
+    run.add_argument("inputs", nargs="*", metavar="INPUT", help="video files or folders (searched recursively)")
+    run.add_argument("--manifest", metavar="FILE", help="a text file of inputs, one per line (added to INPUT...)")
+    run.add_argument("--shard", type=_shard, metavar="I/N",
+                     help="process only inputs I, I+N, I+2N, ... of the list (0 <= I < N); for parallel jobs")
+    run.add_argument("--force", action="store_true", help="redo inputs that are already finished (no resume)")
+    run.add_argument("--log-json", action="store_true", help="also print the per-stage JSON log lines on stderr")
     run.add_argument("--out", required=True, metavar="DIR", help="output folder: DIR/<video_id>/result.json and DIR/index.jsonl")
     run.add_argument("--pipeline", default="default", metavar="NAME|FILE",
                      help="a shipped pipeline name or a TOML file (default: default)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="compute device for model stages")
     run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (0: in this process, no isolation)")
-    run.add_argument("--engine", choices=("local",), default="local", help="execution engine")
-    run.add_argument("--formats", type=_formats, default=("json", "srt", "vtt"),
-                     help="comma-separated output formats (default: json,srt,vtt)")
+    run.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local worker processes, or Ray Data (RAY_ADDRESS or a local cluster)")
+    run.add_argument("--formats", type=_formats, default=("json", "srt", "vtt", "html"),
+                     help="comma-separated output formats (default: json,srt,vtt,html)")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="time limit per video (default: 300 s + 3 s per second of media)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     msub.add_parser("list", help="every known model and where it would come from now")
     fetch = msub.add_parser("fetch", help="make a model available offline (downloads hub models)")
-    fetch.add_argument("names", nargs="+", metavar="NAME")
+    fetch.add_argument("names", nargs="*", metavar="NAME")
+    fetch.add_argument("--profile", default=None, help="a named set of models: default (bundled) or gpu")
     convert = msub.add_parser("convert", help="write a model's CTranslate2 weights in another format")
     convert.add_argument("name", metavar="NAME", help="registry name or CTranslate2 folder")
     convert.add_argument("--to", choices=("openai", "transformers"), required=True)
@@ -133,6 +150,7 @@ def _pipeline_or_none(name: str):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
+    from pathlib import Path
 
     from .runner import RunOptions, run_batch
 
@@ -144,9 +162,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.workers < 0:
         print("avpipe: --workers must be 0 or more", file=sys.stderr)
         return 2
-    run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet)
-    summary = run_batch(args.inputs, args.out, pipeline, run)
-    if not args.no_index:
+    inputs = list(args.inputs)
+    if args.manifest:
+        try:
+            lines = Path(args.manifest).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            print(f"avpipe: cannot read the manifest: {exc}", file=sys.stderr)
+            return 2
+        inputs += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not inputs:
+        print("avpipe: no inputs (give INPUT... or --manifest FILE)", file=sys.stderr)
+        return 2
+    run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet,
+                     shard=args.shard, resume=not args.force, log_stderr=args.log_json)
+    if args.engine == "ray":
+        from .engines.ray import run_batch_ray
+
+        summary = run_batch_ray(inputs, args.out, pipeline, run)
+    else:
+        summary = run_batch(inputs, args.out, pipeline, run)
+    if args.shard is not None:
+        print("avpipe: sharded run: the search index is left to `avpipe index DIR` once every shard is done",
+              file=sys.stderr)
+    elif not args.no_index:
         _update_index(args.out)
     ok = [r for r in summary.records if r.status == "ok"]
     partial = sum(r.partial for r in ok)
@@ -247,6 +285,16 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps({"model": args.name, "error": {"type": type(exc).__name__, "message": str(exc)}}))
             return 1
     names = args.names or [n for n, spec in REGISTRY.items() if spec.bundled]
+    if args.models_command == "fetch":
+        from .models import PROFILES
+
+        if args.profile and args.profile not in PROFILES:
+            print(f"avpipe: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr)
+            return 2
+        names = list(dict.fromkeys([*args.names, *PROFILES.get(args.profile, ())]))
+        if not names:
+            print("avpipe: name models or a --profile", file=sys.stderr)
+            return 2
     code = 0
     for name in names:
         try:

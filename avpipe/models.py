@@ -207,6 +207,15 @@ def resolve(name_or_path: str, allow_download: bool = False) -> Path:
     raise ModelNotAvailable("its bundled package is not installed", name_or_path)
 
 
+#: Named sets of models for ``avpipe models fetch --profile`` (the container image fetches one at
+#: build time): "default" is what the shipped pipeline uses offline, all bundled; "gpu" adds the
+#: hub Whisper models that GPU pipelines name (downloaded where a network is reachable).
+PROFILES: dict[str, tuple[str, ...]] = {
+    "default": ("tiny.en", "base", "minilm", "efficientnet-lite0", "fer-mini-xception"),
+    "gpu": ("tiny.en", "base", "minilm", "efficientnet-lite0", "fer-mini-xception", "large-v3-turbo"),
+}
+
+
 def status(spec: ModelSpec) -> str:
     """Where the model would come from now, without downloading: bundled, cached, or missing."""
     if spec.bundled and all(_package_file(p, r) for p, r in spec.bundled.parts):

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import multiprocessing as mp
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections import deque
@@ -28,6 +30,7 @@ from typing import Callable
 
 from .discover import Input, discover
 from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
+from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord
 from .writers import WRITERS, atomic_write_text, dumps_line, publish_dir
@@ -47,11 +50,19 @@ class RunOptions:
     # Fixed time limit per video in seconds; None: 300 s plus 3 s per second of media.
     timeout_s: float | None = None
     # Output formats by writer name (avpipe.writers.WRITERS); json is always written.
-    formats: tuple[str, ...] = ("json", "srt", "vtt")
+    formats: tuple[str, ...] = ("json", "srt", "vtt", "html")
     # Show a tqdm progress bar on stderr.
     progress: bool = True
     # "module:function" that handles one video in a worker (tests substitute a faulty one).
     worker_fn: str = "avpipe.runner:process_one"
+    # Process only the inputs whose position in the discovered list is i modulo n: (i, n).
+    # Shards of one input list (a Kubernetes Indexed Job's pods) cover it exactly once; each
+    # writes its own index.shard-i-of-n.jsonl and log.shard-i-of-n.jsonl.
+    shard: tuple[int, int] | None = None
+    # Skip inputs whose result folder holds a ledger entry for the same content and pipeline.
+    resume: bool = True
+    # Also print the structured log lines (log.jsonl) on stderr.
+    log_stderr: bool = False
 
 
 @dataclass
@@ -72,8 +83,9 @@ class BatchSummary:
 
 
 def run_tmp(out: Path, run_pid: int) -> Path:
-    """Where the batch run with process id ``run_pid`` builds result folders."""
-    return out / TMP_DIR / str(run_pid)
+    """Where the batch run with process id ``run_pid`` on this host builds result folders (the
+    host is in the name: on a shared file system, runs on other machines are not ours to clean)."""
+    return out / TMP_DIR / f"{socket.gethostname()}-{run_pid}"
 
 
 def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tuple[str, ...],
@@ -90,9 +102,13 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        content = content_key(item.path) if item.path.is_file() else ""
         result = process_video(item.path, item.video_id, tmp, pipeline, notify=notify)
         for name in dict.fromkeys(("json", *formats)):
             WRITERS[name](result, tmp)
+        # the ledger entry goes in with the result, in the same rename
+        atomic_write_text(tmp / KEY_FILE, json.dumps(entry(item.input, content, pipeline_key(pipeline, formats),
+                                                           pipeline.name), indent=1) + "\n")
         publish_dir(tmp, out / item.video_id)
     except Exception as exc:  # noqa: BLE001 - one bad file is one error record
         shutil.rmtree(tmp, ignore_errors=True)
@@ -113,6 +129,7 @@ def _load(ref: str) -> Callable:
 def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path) -> None:
     """Worker loop: receive (input, pipeline), send progress notes and then the record."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with_parent()
     fn = _load(worker_fn)
     while True:
         task = conn.recv()
@@ -121,6 +138,18 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
         item, pipeline = task
         record = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)), tmp_root)
         conn.send(("done", record.model_dump(), None))
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when the batch process dies (even by SIGKILL), so a
+    killed run leaves no orphan still decoding; a rerun then starts clean."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before the call
+            os._exit(1)
 
 
 # --------------------------------------------------------------------------- the pool
@@ -186,10 +215,14 @@ def _clean_stale_tmp(out: Path) -> None:
     root = out / TMP_DIR
     if not root.is_dir():
         return
-    for entry in root.iterdir():
-        alive = entry.name.isdigit() and Path(f"/proc/{entry.name}").exists() and int(entry.name) != os.getpid()
+    host = socket.gethostname()
+    for folder in root.iterdir():
+        name, _, pid = folder.name.rpartition("-")
+        if name != host:
+            continue  # another machine's run (shared file system)
+        alive = pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid()
         if not alive:
-            shutil.rmtree(entry, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Index:
@@ -211,11 +244,76 @@ class _Index:
         self.written = time.monotonic()
 
 
+class _Log:
+    """The structured log: one JSON line per video and stage (``video_id``, ``stage``,
+    ``seconds``, ``status``, ``error_type``), appended to ``log.jsonl`` in the out folder."""
+
+    def __init__(self, path: Path, echo: bool) -> None:
+        self.path, self.echo = path, echo
+
+    def write(self, record: IndexRecord, out: Path) -> None:
+        lines = []
+        base = {"time": round(time.time(), 3), "input": record.input, "video_id": record.video_id}
+        if record.status == "ok" and record.result:
+            try:
+                result = json.loads((out / record.result).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                result = {}
+            errors = {e["stage"]: e["type"] for e in result.get("errors", [])}
+            for stage, info in result.get("stages", {}).items():
+                lines.append({**base, "stage": stage, "seconds": info["seconds"], "status": info.get("status", "ok"),
+                              "error_type": errors.get(stage)})
+        lines.append({**base, "stage": "video", "seconds": record.seconds, "status": record.status,
+                      "error_type": record.error.type if record.error else None})
+        text = "".join(dumps_line(line) + "\n" for line in lines)
+        with open(self.path, "a", encoding="utf-8") as f:  # O_APPEND: whole lines, one writer per file
+            f.write(text)
+        if self.echo:
+            sys.stderr.write(text)
+
+
+def _names(run: RunOptions) -> tuple[str, str]:
+    if run.shard is None:
+        return "index.jsonl", "log.jsonl"
+    i, n = run.shard
+    return f"index.shard-{i}-of-{n}.jsonl", f"log.shard-{i}-of-{n}.jsonl"
+
+
+def write_batch_page(out: Path, records: list[IndexRecord], order: dict[str, int]) -> None:
+    """``index.html`` for the batch; a failure here is reported, never fatal."""
+    from .report import write_index
+
+    try:
+        write_index(out, sorted(records, key=lambda r: order.get(r.input, 0)))
+    except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+        print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def skip_finished(items: list[Input], out: Path, pipeline: PipelineOptions, formats: tuple[str, ...]
+                  ) -> tuple[list[Input], list[IndexRecord]]:
+    """Split inputs into those to process and ``skipped`` records for those already finished
+    with the same content and pipeline (see :mod:`avpipe.ledger`)."""
+    key = pipeline_key(pipeline, formats)
+    todo, skipped = [], []
+    for item in items:
+        try:
+            done = item.path.is_file() and finished(out / item.video_id, content_key(item.path), key)
+        except OSError:
+            done = False
+        if done:
+            skipped.append(IndexRecord(input=item.input, video_id=item.video_id, status="skipped",
+                                       result=f"{item.video_id}/result.json", seconds=0.0))
+        else:
+            todo.append(item)
+    return todo, skipped
+
+
 def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions()) -> BatchSummary:
     """Process every video found in ``inputs`` into ``out`` and write ``out/index.jsonl``.
 
-    Never raises for a bad input: each becomes an ``error`` record. Returns the records in
-    input order; ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
+    Never raises for a bad input: each becomes an ``error`` record. Inputs already finished with
+    the same content and pipeline are ``skipped`` (no model work). Returns the records in input
+    order; ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
     """
     from tqdm import tqdm
 
@@ -223,24 +321,35 @@ def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run
     out.mkdir(parents=True, exist_ok=True)
     _clean_stale_tmp(out)
     items = discover(inputs)
-    index = _Index(out / "index.jsonl", items)
+    if run.shard is not None:
+        i, n = run.shard
+        items = [item for position, item in enumerate(items) if position % n == i]
+    index_name, log_name = _names(run)
+    index = _Index(out / index_name, items)
+    log = _Log(out / log_name, run.log_stderr)
+    todo, skipped = skip_finished(items, out, pipeline, run.formats) if run.resume else (items, [])
     bar = tqdm(total=len(items), unit="video", disable=not run.progress, file=sys.stderr, dynamic_ncols=True)
 
     def finish(record: IndexRecord) -> None:
         index.add(record)
+        log.write(record, out)
         bar.update(1)
         bar.set_postfix_str(f"{record.status}: {record.input[-40:]}", refresh=False)
 
     try:
+        for record in skipped:
+            finish(record)
         if run.workers <= 0:
             fn = _load(run.worker_fn)
-            for item in items:
+            for item in todo:
                 finish(fn(item, out, pipeline, run.formats, lambda kind, value: None, run_tmp(out, os.getpid())))
-        else:
-            _run_pool(items, out, pipeline, run, finish)
+        elif todo:
+            _run_pool(todo, out, pipeline, run, finish)
     finally:
         index.flush()
         bar.close()
+        if "html" in run.formats and run.shard is None:
+            write_batch_page(out, index.records, index.order)
         shutil.rmtree(run_tmp(out, os.getpid()), ignore_errors=True)
         try:
             (out / TMP_DIR).rmdir()
@@ -251,8 +360,10 @@ def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run
 
 
 def _run_pool(items: list[Input], out: Path, pipeline: PipelineOptions, run: RunOptions,
-              finish: Callable[[IndexRecord], None]) -> None:
-    pool = _Pool(out, run)
+              finish: Callable[[IndexRecord], None], pool: "_Pool | None" = None) -> None:
+    """Run ``items`` on worker processes; a given ``pool`` is left open for more (Ray actors)."""
+    own = pool is None
+    pool = pool or _Pool(out, run)
     queue: deque[tuple[Input, PipelineOptions, bool]] = deque((item, pipeline, False) for item in items)
     try:
         while queue or any(w.item for w in pool.workers):
@@ -270,7 +381,8 @@ def _run_pool(items: list[Input], out: Path, pipeline: PipelineOptions, run: Run
             for worker in busy:
                 _service(pool, worker, run, queue, finish)
     finally:
-        pool.close()
+        if own:
+            pool.close()
 
 
 def _service(pool: _Pool, worker: _Worker, run: RunOptions, queue: deque, finish: Callable[[IndexRecord], None]) -> None:

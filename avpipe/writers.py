@@ -83,8 +83,16 @@ def write_vtt(result: "Result", folder: Path) -> Path:
     return _subtitles(result, folder, "vtt")
 
 
+def write_html(result: "Result", folder: Path) -> Path:
+    """``report.html``: the page a person looks at (:mod:`avpipe.report`)."""
+    from .report import write_report
+
+    return write_report(result, folder)
+
+
 #: Output formats by the name ``--formats`` uses.
-WRITERS: dict[str, Callable[["Result", Path], Path]] = {"json": write_json, "srt": write_srt, "vtt": write_vtt}
+WRITERS: dict[str, Callable[["Result", Path], Path]] = {"json": write_json, "srt": write_srt, "vtt": write_vtt,
+                                                       "html": write_html}
 
 
 def publish_dir(tmp_dir: Path, final_dir: Path) -> None:

