@@ -91,8 +91,9 @@ def test_nasa_summary_events_and_emotions(shared_media, tmp_path):
     kinds = {e.kind for e in result.events}
     assert {"speech", "shot_change"} <= kinds
     assert all(0 <= e.start <= e.end <= duration + 0.01 for e in result.events)
-    for segment in result.transcript.segments:
-        assert segment.emotion is not None and segment.emotion.by_modality["text"]
+    for segment in result.transcript.segments:  # faces are on screen (keyframes 0 s and 8 s) for every window
+        assert set(segment.emotion.by_modality) == {"text", "face", "voice"}
+        assert all(sum(p.values()) == pytest.approx(1.0, abs=2e-3) for p in segment.emotion.by_modality.values())
     assert not result.errors
 
 
