@@ -308,6 +308,22 @@ def skip_finished(items: list[Input], out: Path, pipeline: PipelineOptions, form
     return todo, skipped
 
 
+def prepare_batch(inputs: list[str], out: Path, pipeline: PipelineOptions, run: RunOptions
+                  ) -> tuple[list[Input], "_Index", "_Log", list[Input], list[IndexRecord]]:
+    """What every engine does first: create ``out``, discover the inputs (this shard's), open
+    the index and the log, and split the inputs into those to do and those already finished."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = discover(inputs)
+    if run.shard is not None:
+        i, n = run.shard
+        items = [item for position, item in enumerate(items) if position % n == i]
+    index_name, log_name = _names(run)
+    index = _Index(out / index_name, items)
+    log = _Log(out / log_name, run.log_stderr)
+    todo, skipped = skip_finished(items, out, pipeline, run.formats) if run.resume else (items, [])
+    return items, index, log, todo, skipped
+
+
 def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions()) -> BatchSummary:
     """Process every video found in ``inputs`` into ``out`` and write ``out/index.jsonl``.
 
@@ -318,16 +334,8 @@ def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run
     from tqdm import tqdm
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    items, index, log, todo, skipped = prepare_batch(inputs, out, pipeline, run)
     _clean_stale_tmp(out)
-    items = discover(inputs)
-    if run.shard is not None:
-        i, n = run.shard
-        items = [item for position, item in enumerate(items) if position % n == i]
-    index_name, log_name = _names(run)
-    index = _Index(out / index_name, items)
-    log = _Log(out / log_name, run.log_stderr)
-    todo, skipped = skip_finished(items, out, pipeline, run.formats) if run.resume else (items, [])
     bar = tqdm(total=len(items), unit="video", disable=not run.progress, file=sys.stderr, dynamic_ncols=True)
 
     def finish(record: IndexRecord) -> None:

@@ -21,9 +21,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..discover import Input, discover
+from ..discover import Input
 from ..options import PipelineOptions
-from ..runner import BatchSummary, RunOptions, _Index, _Log, _names, skip_finished, write_batch_page
+from ..runner import BatchSummary, RunOptions, prepare_batch, write_batch_page
 from ..schema import ErrorInfo, IndexRecord
 
 
@@ -77,15 +77,7 @@ def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions,
     """Like :func:`avpipe.runner.run_batch`, on Ray Data (see the module docstring)."""
     run = run or RunOptions()
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    items = discover(inputs)
-    if run.shard is not None:
-        i, n = run.shard
-        items = [item for position, item in enumerate(items) if position % n == i]
-    index_name, log_name = _names(run)
-    index = _Index(out / index_name, items)
-    log = _Log(out / log_name, run.log_stderr)
-    todo, skipped = skip_finished(items, out, pipeline, run.formats) if run.resume else (items, [])
+    _, index, log, todo, skipped = prepare_batch(inputs, out, pipeline, run)
     for record in skipped:
         index.add(record)
         log.write(record, out)
