@@ -137,6 +137,8 @@ def test_rerun_replaces_results_atomically(tmp_path, gen):
     marker = out / first["video_id"] / "stale.txt"
     marker.write_text("from an older run")
     assert run_cli("run", clip, "--out", out, "--quiet").returncode == 0
+    assert read_index(out)[str(clip)]["status"] == "skipped" and marker.exists()  # finished: not redone
+    assert run_cli("run", clip, "--out", out, "--quiet", "--force").returncode == 0
     assert not marker.exists() and (out / first["video_id"] / "result.json").exists()
     assert_clean(out)
 
