@@ -81,6 +81,12 @@ def test_ask_where_is_the_telescope(samples_out):
     assert any("Goddard" in e["text"] and e["start"] <= answer["start"] for e in answer["evidence"][:2])
 
 
+def test_ask_says_so_when_the_video_does_not_answer(samples_out):
+    folder = next(p for p in samples_out.iterdir() if p.name.startswith("nasa_13013-"))
+    answer = ask(folder, "What is the price of bananas?")
+    assert answer.start is None and answer.answer.startswith("Nothing in this video") and answer.evidence
+
+
 def test_ask_with_a_generative_model_is_grounded_in_the_evidence(samples_out, tmp_path):
     from test_understand import _tiny_generator
 

@@ -10,7 +10,8 @@ thing the question word asks for (where: a place; when: a time or date; who: a n
 many / how much: a number). These cues are stated heuristics, not a reading-comprehension model.
 
 Without a generative model the answer is extractive and says so: the best unit, narrowed to the
-segment inside it that carries the cue when there is one. With ``model`` (any transformers
+segment inside it that carries the cue when there is one. When nothing is relevant enough
+(:data:`MIN_RELEVANCE`), the answer says that the video does not seem to answer the question. With ``model`` (any transformers
 causal LM or seq2seq model, folder or cached hub id; a VLM's language side works the same way,
 text in, text out) the answer is generated from a prompt holding only the evidence lines with
 their times, so it is grounded in them.
@@ -27,6 +28,9 @@ from .query import content_words
 
 LEXICAL_WEIGHT = 0.3
 CUE_WEIGHT = 0.15
+#: Below this relevance (similarity + lexical bonus, before the cue), nothing in the video is
+#: taken to answer the question: the answer says so rather than quote something unrelated.
+MIN_RELEVANCE = 0.25
 _PLACE = re.compile(r"\b(at|in|inside|near|from|on)\s+(the\s+)?([A-Z][\w']+|[a-z]+ (room|center|centre|building|city|lab))")
 _TIME = re.compile(r"\b(\d{1,4}|today|yesterday|tomorrow|morning|evening|night|monday|tuesday|wednesday|thursday|"
                    r"friday|saturday|sunday|january|february|march|april|may|june|july|august|september|october|"
@@ -93,8 +97,8 @@ def units(result: Result) -> list[Evidence]:
             seen = ", ".join(label.label for label in k.labels[:3])
             faces = f"; {len(k.faces)} face{'s' * (len(k.faces) != 1)}" if k.faces else ""
             found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}{faces}", 0.0))
-    for e in result.events:
-        if e.kind in ("keyword", "text_on_screen", "emotion_change", "loud_sound", "music", "label"):
+    for e in result.events:  # (keywords are not units: they repeat the transcript's own words)
+        if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "label"):
             found.append(Evidence(e.start, e.end, "event", f"{e.kind.replace('_', ' ')}: {e.label}", 0.0))
     return found
 
@@ -115,15 +119,20 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
     vectors = encoder.encode([question] + [u.text for u in found])
     words = content_words(question)
     cue = _cue(question)
+    relevance = 0.0
     for u, v in zip(found, vectors[1:]):
         score = float(v @ vectors[0])
         if words:
             score += LEXICAL_WEIGHT * len(words & content_words(u.text)) / len(words)
+        relevance = max(relevance, score)
         if cue is not None and cue.search(u.text):
             score += CUE_WEIGHT
         u.score = round(score, 4)
     ranked = sorted(found, key=lambda u: -u.score)[:k]
     best = ranked[0]
+    if relevance < MIN_RELEVANCE:
+        return Answer(question=question, answer="Nothing in this video seems to answer that (closest evidence listed).",
+                      method="extractive", start=None, end=None, evidence=ranked)
     if model:
         from ..understand.generate import generate
         from ..understand.summary import clock
