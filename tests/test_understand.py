@@ -232,6 +232,12 @@ def test_prosody_of_real_speech(shared_media, tmp_path):
     for segment in result.transcript.segments:
         p = segment.prosody
         assert 70 <= p.pitch_hz <= 300 and 1.0 <= p.rate_wps <= 5.0 and -40 < p.loudness_db < 0
+    windows = np.load(tmp_path / "vectors.npz")  # per 1 s window: level, pitch on speech, rate
+    n = len(windows["audio_t"])
+    assert n == 13 and windows["audio_db"].shape == windows["audio_pitch_hz"].shape == windows["audio_rate_wps"].shape == (n,)
+    pitch = windows["audio_pitch_hz"].astype(np.float32)
+    assert np.isfinite(pitch).sum() >= 8 and np.all((pitch[np.isfinite(pitch)] >= 70) & (pitch[np.isfinite(pitch)] <= 400))
+    assert 20 <= windows["audio_rate_wps"].sum() <= 40  # the clip's ~30 words
 
 
 def test_loud_bang_is_a_loud_sound_event():

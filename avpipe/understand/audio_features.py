@@ -9,8 +9,9 @@ Per speech segment (:func:`segment_prosody`):
   * speaking rate: words per second between the first word's start and the last word's end;
   * pauses: gaps of 0.3 s or more between consecutive words (count and total seconds).
 
-Per window of ``window_s`` seconds over the whole track (:func:`classify_windows`), each window
-gets one class, decided in this order:
+Per window of ``window_s`` seconds over the whole track: loudness (dBFS), pitch on speech windows
+(:func:`window_pitch`), speaking rate (:func:`window_rate`), all in ``vectors.npz``; and one class
+(:func:`classify_windows`), decided in this order:
   * ``silence``: RMS below -50 dBFS, or 35 dB under the track's loudest speech;
   * ``speech``: the voice-activity detector called it speech (its regions come from the speech stage);
   * ``loud``: 12 dB or more above the median speech level and above -20 dBFS (a bang, a cheer);
@@ -164,6 +165,41 @@ def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], win
         else:
             classes.append("sound")
     return starts, levels, classes
+
+
+def window_pitch(audio: "np.ndarray", starts: "np.ndarray", classes: list[str], window_s: float) -> "np.ndarray":
+    """Median voiced F0 (Hz) of each ``speech`` window, NaN elsewhere (same voicing rule as
+    :func:`segment_prosody`); windows are analysed 256 at a time."""
+    import numpy as np
+    import torch
+    import torchaudio.functional as F
+
+    size = int(window_s * SAMPLE_RATE)
+    out = np.full(len(starts), np.nan, np.float32)
+    todo = [i for i, c in enumerate(classes) if c == "speech" and (i + 1) * size <= len(audio)]
+    for lo in range(0, len(todo), 256):
+        batch = todo[lo : lo + 256]
+        chunk = np.stack([audio[i * size : (i + 1) * size] for i in batch]).astype(np.float32)
+        tracks = F.detect_pitch_frequency(torch.from_numpy(chunk), SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).numpy()
+        for row, i in enumerate(batch):
+            track = tracks[row]
+            rms = _frame_rms(chunk[row], len(chunk[row]) // max(len(track), 1))[: len(track)]
+            voiced = track[: len(rms)][(rms > np.median(rms)) & (track[: len(rms)] >= 70) & (track[: len(rms)] <= 400)]
+            if len(voiced) >= 5:
+                out[i] = float(np.median(voiced))
+    return out
+
+
+def window_rate(words: list, starts: "np.ndarray", window_s: float) -> "np.ndarray":
+    """Words per second in each window (a word counts where its middle falls)."""
+    import numpy as np
+
+    counts = np.zeros(len(starts), np.float32)
+    for w in words:
+        i = int((w.start + w.end) / 2 / window_s)
+        if 0 <= i < len(counts):
+            counts[i] += 1
+    return counts / window_s
 
 
 def _flatness(chunk: "np.ndarray") -> float:

@@ -53,6 +53,9 @@ class AudioStage(Stage):
         ctx.add_events(events)
         ctx.arrays["audio_t"] = starts.astype(np.float32)
         ctx.arrays["audio_db"] = levels.astype(np.float16)
+        ctx.arrays["audio_pitch_hz"] = af.window_pitch(samples, starts, classes, o.window_s).astype(np.float16)
+        ctx.arrays["audio_rate_wps"] = af.window_rate([w for s in segments for w in s.words], starts,
+                                                      o.window_s).astype(np.float16)
 
 
 class FusionStage(Stage):
