@@ -114,6 +114,15 @@ def test_index_updates_incrementally(tmp_path):
     assert all(not m.video_id.startswith("jfk-") for m in search(out, "my fellow americans", k=5))
 
 
+def test_results_without_segment_embeddings_are_embedded_when_indexed(tmp_path):
+    pipeline = tmp_path / "no_fusion.toml"
+    pipeline.write_text('stages = ["probe", "decode", "shots", "keyframes", "vision", "speech"]\n')
+    out = tmp_path / "out"
+    assert _cli("run", str(SAMPLES / "jfk.mp4"), "--out", str(out), "--pipeline", str(pipeline), "--quiet").returncode == 0
+    moments = search(out, "ask not what your country can do", modality="speech", k=1)
+    assert moments and moments[0].video_id.startswith("jfk-")
+
+
 def test_search_usage_errors(tmp_path):
     assert _cli("search", "--index", str(tmp_path)).returncode == 2
     proc = _cli("search", "anything", "--index", str(tmp_path))

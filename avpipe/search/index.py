@@ -119,8 +119,13 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
 
 def update_index(out: str | Path, encoder_for=None) -> dict:
     """Bring ``out/search/`` up to date with the result folders under ``out``. Returns counts of
-    videos added, updated, removed and kept."""
+    videos added, updated, removed and kept. ``encoder_for(model)`` embeds transcript segments of
+    results that lack their embeddings (made without the fusion stage); by default the encoder
+    of that space is loaded, only when such a result turns up."""
     import numpy as np
+
+    if encoder_for is None:
+        from .query import _encoder as encoder_for
 
     out = Path(out)
     root = out / INDEX_DIR
