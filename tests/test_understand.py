@@ -78,6 +78,12 @@ def test_narrated_video_events_and_vectors(narrated):
     assert {"orange", "baboon", "fox squirrel"} <= labels
     vectors = np.load(out / "vectors.npz")
     assert vectors["segments"].shape == (4, 384) and vectors["segment_t"].shape == (4, 2)
+    # the attended visual evidence: each sentence's is closest to the frame it attended to most
+    evidence, frames = vectors["segment_evidence"].astype(np.float32), vectors["keyframes"].astype(np.float32)
+    assert evidence.shape == (4, 384)
+    for n, segment in enumerate(result.transcript.segments):
+        best = max(segment.attention, key=lambda a: a.weight).t
+        assert abs(vectors["keyframe_t"][int(np.argmax(frames @ evidence[n]))] - best) < 1e-3
 
 
 def test_nasa_summary_events_and_emotions(shared_media, tmp_path):

@@ -106,6 +106,8 @@ class FusionStage(Stage):
         with torch.inference_mode():
             out = model(inputs)
         self.backend, self.model = f"fusion:{o.strategy}", head.card.get("sha256", "")[:12]
+        if len(frame_t):  # the attended visual evidence of each segment, in the shared space
+            ctx.arrays["segment_evidence"] = out.evidence.numpy().astype(np.float16)
         for i, segment in enumerate(segments):
             scores = {e: round(float(v), 4) for e, v in zip(fu.EMOTIONS, out.probs[i])}
             by = {m: {e: round(float(v), 4) for e, v in zip(fu.EMOTIONS, p[i])}
