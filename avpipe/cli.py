@@ -323,13 +323,13 @@ def _cmd_eval_text_emotion(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .understand.text_emotion import TextEmotion, evaluate
-    from .vision.text import MiniLMText
+    from .vision.text import load_text
 
     data = Path(args.data or _shared_data("meld", "test_sent_emo.csv"))
     if not data.is_file():
         print(f"avpipe: no such file: {data}", file=sys.stderr)
         return 2
-    report = evaluate(data, TextEmotion(MiniLMText(), Path(args.weights) if args.weights else None))
+    report = evaluate(data, TextEmotion(load_text(), Path(args.weights) if args.weights else None))
     print(json.dumps({"data": str(data), **report}))
     width = max(len(n) for n in report["labels"])
     print(f"weighted F1 {report['weighted_f1']:.4f} on {report['rows']} utterances; confusion (rows: truth):",

@@ -491,19 +491,8 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
         seconds = time.perf_counter() - t0 - getattr(stage, "excluded_seconds", 0.0)
         ctx.record(stage.name, seconds, backend=getattr(stage, "backend", None),
                    model=getattr(stage, "model", None), status=stage.status)
-    if ctx.arrays:
-        write_vectors(work_dir / "vectors.npz", ctx.arrays)
+    if ctx.arrays:  # the embeddings and per-window arrays of the video
+        from .writers import atomic_write_npz
+
+        atomic_write_npz(work_dir / "vectors.npz", **ctx.arrays)
     return result
-
-
-def write_vectors(path: Path, arrays: dict) -> None:
-    """The embeddings and per-window arrays of one video, as one .npz (atomic)."""
-    import io
-
-    import numpy as np
-
-    from .writers import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())

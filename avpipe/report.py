@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .understand.summary import clock
 from .writers import atomic_write_text
 
 if TYPE_CHECKING:
@@ -35,12 +36,6 @@ def _env():
 
     return Environment(loader=PackageLoader("avpipe", "templates"), autoescape=select_autoescape(default=True),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def clock(t: float) -> str:
-    from .understand.summary import clock as c
-
-    return c(t)
 
 
 def _data_uri(path: Path) -> str | None:

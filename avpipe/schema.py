@@ -252,6 +252,11 @@ class Result(_Model):
     stages: dict[str, StageInfo] = Field(default_factory=dict)
     errors: list[StageError] = Field(default_factory=list)
 
+    def keyframes_at(self, times) -> list[Keyframe | None]:
+        """The keyframes at ``times`` (e.g. vectors.npz's float32 ``keyframe_t``), None where none is."""
+        by_time = {round(k.t, 3): k for k in self.keyframes}
+        return [by_time.get(round(float(t), 3)) for t in times]
+
 
 # --------------------------------------------------------------------------- batch index
 

@@ -39,6 +39,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_npz(path: Path, **arrays) -> None:
+    """Numpy arrays as one uncompressed ``.npz``, written atomically."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def encode_thumbnail(image: "np.ndarray", size: int, quality: int) -> bytes:
     """An RGB frame as JPEG bytes, scaled so its longest side is at most ``size`` pixels."""
     import cv2

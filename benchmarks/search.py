@@ -57,9 +57,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    from avpipe.understand.models import load_minilm
+    from avpipe.vision.text import load_text
 
-    minilm = load_minilm()
+    minilm = load_text()
     texts = [f"the moment where the engineer talks about topic {i}" for i in range(args.queries)]
     print(f"exact search below {ANN_MIN_ROWS:,} moments per modality; faiss IVF-SQ8 above")
     for n in args.sizes:

@@ -10,6 +10,8 @@ from pathlib import Path
 import imageio_ffmpeg
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+#: Real photos nobody here made: Debian's opencv-doc sample images (`apt-get install opencv-doc`).
+PHOTOS = Path("/usr/share/doc/opencv-doc/examples/data")
 
 #: name -> ffmpeg arguments (after ``ffmpeg -y -hide_banner -loglevel error``), output last.
 RECIPES: dict[str, str] = {

@@ -16,7 +16,8 @@ import torch
 
 from avpipe.pipeline import load_pipeline, process_video
 
-PHOTOS = Path("/usr/share/doc/opencv-doc/examples/data")  # Debian's opencv-doc sample images
+PHOTOS = media.PHOTOS  # Debian's opencv-doc sample images
+
 
 #: Photo -> a sentence about it, spoken by espeak-ng over that photo.
 NARRATION = {

@@ -9,7 +9,7 @@ import media
 import numpy as np
 import pytest
 
-PHOTOS = Path("/usr/share/doc/opencv-doc/examples/data")  # Debian's opencv-doc sample images
+PHOTOS = media.PHOTOS  # Debian's opencv-doc sample images
 
 
 @pytest.fixture(scope="module")

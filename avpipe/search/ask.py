@@ -106,7 +106,7 @@ def units(result: Result) -> list[Evidence]:
 def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = None, device: str = "cpu",
         max_new_tokens: int = 96) -> Answer:
     """Answer ``question`` about the video whose result is in ``result_dir`` (see module docstring)."""
-    from ..understand.models import load_minilm
+    from ..vision.text import load_text
 
     path = Path(result_dir)
     path = path / "result.json" if path.is_dir() else path
@@ -115,7 +115,7 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
     if not found:
         return Answer(question=question, answer="The video has no transcript, labels or events to answer from.",
                       method="extractive", start=None, end=None)
-    encoder = load_minilm(device)
+    encoder = load_text("minilm", device)
     vectors = encoder.encode([question] + [u.text for u in found])
     words = content_words(question)
     cue = _cue(question)

@@ -20,10 +20,11 @@ candidates that are re-scored exactly from the float16 vectors.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..writers import atomic_write_npz, atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,14 +47,6 @@ def _signature(folder: Path) -> str:
     return "|".join(parts)
 
 
-def _atomic_save_npz(path: Path, **arrays) -> None:
-    import numpy as np
-
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-
-
 def video_moments(folder: Path, encoder_for=None) -> dict | None:
     """The moments of one result folder as arrays + meta rows, or None when it has no result.
 
@@ -73,10 +66,8 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
     vid = result.video.video_id
     rows, vectors, features = [], [], []
     frame_t = arrays.get("keyframe_t", np.zeros(0))
-    by_time = {round(k.t, 3): k for k in result.keyframes}
     feat = arrays.get("features")
-    for i, t in enumerate(frame_t):
-        k = by_time.get(round(float(t), 3))
+    for i, k in enumerate(result.keyframes_at(frame_t)):
         if k is None:
             continue
         shot = result.shots[k.shot] if k.shot is not None and k.shot < len(result.shots) else None
@@ -147,12 +138,10 @@ def update_index(out: str | Path, encoder_for=None) -> dict:
         moments = video_moments(folder, encoder_for)
         if moments is None:
             continue
-        _atomic_save_npz(shards / f"{vid}.npz", vectors=moments["vectors"], features=moments["features"],
+        atomic_write_npz(shards / f"{vid}.npz", vectors=moments["vectors"], features=moments["features"],
                          meta=np.array(json.dumps(moments["meta"])))
         counts["updated" if vid in manifest else "added"] += 1
         manifest[vid] = {"signature": signature, "model": moments["model"], "moments": len(moments["meta"])}
-    from ..writers import atomic_write_text
-
     atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return counts
 
@@ -256,7 +245,5 @@ def load_index(index_dir: str | Path) -> Collection:
             tmp = path.with_name(f".{path.name}.tmp")
             faiss.write_index(collection.ann[name], str(tmp))
             tmp.replace(path)
-            from ..writers import atomic_write_text
-
             atomic_write_text(stamp, key)
     return collection

@@ -70,8 +70,7 @@ def load_pairs(folders: list[Path], window_s: float) -> Pairs:
         text = torch.from_numpy(arrays["segments"].astype(np.float32))
         frames = torch.from_numpy(arrays["keyframes"].astype(np.float32))
         frame_t = arrays["keyframe_t"]
-        by_time = {round(k.t, 3): k for k in result.keyframes}
-        encoded = [by_time.get(round(float(t), 3)) for t in frame_t]
+        encoded = result.keyframes_at(frame_t)
         face_p, _ = face_scores(encoded) if all(encoded) else (torch.zeros(len(frame_t), len(EMOTIONS)), None)
         mask = windows(np.array([[s.start, s.end] for s in segments]), frame_t, window_s)
         q = torch.cat([text, prosody_matrix(segments)], -1)
@@ -116,7 +115,9 @@ def train_align(folders: list[Path], out: Path, options: AlignOptions = AlignOpt
                 log: Callable[[str], None] = print) -> dict:
     """Train the projections on ``folders``, save them to ``out`` (safetensors) with a JSON
     report beside it, and return the report (loss curve, recall@1 before and after)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from ..writers import atomic_write_bytes, atomic_write_text
 
     t0 = time.perf_counter()
     torch.manual_seed(options.seed)
@@ -155,12 +156,7 @@ def train_align(folders: list[Path], out: Path, options: AlignOptions = AlignOpt
               "train_recall_at_1_after": round(recall_at_1(wq, wk, pairs, train), 4),
               "loss_first": losses[0], "loss_last": losses[-1], "losses": losses[:: max(1, len(losses) // 20)],
               "options": options.__dict__, "seconds": round(time.perf_counter() - t0, 2)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file({"query.weight": wq.contiguous(), "key.weight": wk.contiguous()}, str(tmp))
-    tmp.replace(out)
-    from ..writers import atomic_write_text
-
+    atomic_write_bytes(out, save({"query.weight": wq.contiguous(), "key.weight": wk.contiguous()}))
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
     log(f"recall@1 on {len(test)} held-out segments: {before:.3f} before, {after:.3f} after")
     return report

@@ -12,19 +12,6 @@ if TYPE_CHECKING:
     from .text_emotion import TextEmotion
 
 
-@lru_cache(maxsize=2)
-def load_minilm(device: str = "cpu"):
-    """The bundled MiniLM sentence encoder (the efficientnet backend's text side, when loaded)."""
-    from ..vision.base import _LOADED
-    from ..vision.text import MiniLMText
-
-    for encoder in _LOADED.values():  # reuse the vision stage's copy rather than load a second
-        text = getattr(encoder, "text", None)
-        if isinstance(text, MiniLMText) and text.model_name == "minilm":
-            return text
-    return MiniLMText("minilm", device)
-
-
 def shared_text_encoder(options: "VisionOptions", device: str = "cpu"):
     """What embeds text in the same space as the keyframes: the vision encoder's text side."""
     from ..vision import load_encoder
@@ -34,9 +21,10 @@ def shared_text_encoder(options: "VisionOptions", device: str = "cpu"):
 
 @lru_cache(maxsize=4)
 def load_text_emotion(folder: str | None, device: str = "cpu") -> "TextEmotion":
+    from ..vision.text import load_text
     from .text_emotion import TextEmotion
 
-    return TextEmotion(load_minilm(device), Path(folder) if folder else None)
+    return TextEmotion(load_text("minilm", device), Path(folder) if folder else None)
 
 
 @lru_cache(maxsize=4)

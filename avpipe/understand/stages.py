@@ -88,15 +88,13 @@ class FusionStage(Stage):
             ctx.arrays["segment_t"] = np.array([[s.start, s.end] for s in segments], np.float32).reshape(-1, 2)
         head = load_text_emotion(o.text_emotion, device)
         text_p = torch.from_numpy(head(texts)).float()
-        voice = getattr(ctx, "voice", None) or []
-        voice_p = torch.tensor([[v[e] for e in fu.EMOTIONS] for v in voice]) if voice else torch.zeros(len(segments), 7)
+        voice_p = (torch.tensor([[v[e] for e in fu.EMOTIONS] for v in ctx.voice]) if ctx.voice
+                   else torch.zeros(len(segments), len(fu.EMOTIONS)))
         prosody = fu.prosody_matrix(segments)
         frame_t = ctx.arrays.get("keyframe_t", np.zeros(0, np.float32))
         frames = torch.from_numpy(ctx.arrays.get("keyframes", np.zeros((0, text_vectors.shape[1]))).astype(np.float32))
-        # the keyframes the vision stage encoded, in its order (matched by time)
-        by_time = {round(k.t, 3): k for k in ctx.result.keyframes}
-        encoded = [by_time.get(round(float(t), 3)) for t in frame_t]
-        face_p, has_face = fu.face_scores([k for k in encoded if k is not None]) if all(encoded) else (
+        encoded = ctx.result.keyframes_at(frame_t)  # the keyframes the vision stage encoded, in its order
+        face_p, has_face = fu.face_scores(encoded) if all(encoded) else (
             torch.zeros(len(frame_t), 7), torch.zeros(len(frame_t), dtype=torch.bool))
         inputs = fu.FusionInputs(
             text=torch.from_numpy(np.asarray(text_vectors, np.float32)), prosody=prosody, text_p=text_p, voice_p=voice_p,
@@ -148,9 +146,9 @@ class EventStage(Stage):
         found = ev.speech_turns(r.transcript.segments, o.turn_gap_s)
         found += ev.label_events(r.keyframes, r.shots, r.video.duration_s or 0.0, o.label_min_score)
         if r.transcript.segments and o.keywords:
-            from .models import load_minilm
+            from ..vision.text import load_text
 
-            found += ev.keyword_events(r.transcript.segments, o.keywords, load_minilm())
+            found += ev.keyword_events(r.transcript.segments, o.keywords, load_text())
         r.events = ev.merge([*r.events, *found], o.merge_gap_s)
 
 

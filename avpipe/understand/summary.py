@@ -63,8 +63,9 @@ def sentence_scores(vectors: "np.ndarray", salience: list[float | None], weight:
     return central * (1.0 + weight * seen)
 
 
-def chapters(result: Result, vectors: "np.ndarray", options: "SummaryOptions", encoder=None) -> list[Chapter]:
-    """Chapters at the shot boundaries with the largest topic shifts (see the module docstring)."""
+def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOptions", encoder=None) -> list[Chapter]:
+    """Chapters at the shot boundaries with the largest topic shifts (see the module docstring);
+    ``vectors`` are the segments' embeddings (None without speech)."""
     import numpy as np
 
     end = result.video.duration_s or (result.shots[-1].end if result.shots else 0.0)
@@ -79,7 +80,7 @@ def chapters(result: Result, vectors: "np.ndarray", options: "SummaryOptions", e
             continue
         before = [i for i, s in enumerate(segments) if t - 2 * span <= s.start < t]
         after = [i for i, s in enumerate(segments) if t <= s.start < t + 2 * span]
-        if before and after and len(vectors):
+        if before and after and vectors is not None:
             a, b = vectors[before].mean(0), vectors[after].mean(0)
             shift = 1 - float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9))
         else:
@@ -133,13 +134,7 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
     highlights = [Highlight(start=e.start, end=e.end, text=f"{e.label} ({clock(e.start)})")
                   for e in sorted(best, key=lambda e: e.start)]
     return Summary(method="visual", text=" ".join(parts), highlights=highlights,
-                   chapters=chapters(result, _empty(), options))
-
-
-def _empty() -> "np.ndarray":
-    import numpy as np
-
-    return np.zeros((0, 1), np.float32)
+                   chapters=chapters(result, None, options))
 
 
 def summarise(result: Result, arrays: dict, options: "SummaryOptions", vision: "VisionOptions",
@@ -148,7 +143,8 @@ def summarise(result: Result, arrays: dict, options: "SummaryOptions", vision: "
     embeddings the fusion stage made (``segments``), computed here when missing."""
     import numpy as np
 
-    from .models import load_minilm, shared_text_encoder
+    from ..vision.text import load_text
+    from .models import shared_text_encoder
 
     segments = result.transcript.segments
     if not segments:
@@ -162,7 +158,7 @@ def summarise(result: Result, arrays: dict, options: "SummaryOptions", vision: "
     picks = mmr(scores, vectors, n_high)
     highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
     paragraph = " ".join(segments[i].text.strip() for i in sorted(picks[: options.sentences]))
-    encoder = load_minilm(device)
+    encoder = load_text("minilm", device)
     method = "extractive"
     if options.backend == "transformers":
         from .generate import generate

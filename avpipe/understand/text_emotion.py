@@ -254,12 +254,14 @@ def train(data_dir: Path, meld_dev: Path, out: Path, options: TrainOptions = Tra
     MELD test is never read here: it stays the held-out benchmark of ``avpipe eval``.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    from ..vision.text import MiniLMText
+    from ..writers import atomic_write_bytes, atomic_write_text
+
+    from ..vision.text import load_text
 
     t0 = time.perf_counter()
-    text_encoder = text_encoder or MiniLMText()
+    text_encoder = text_encoder or load_text()
     featurize = LayerFeatures(text_encoder)
     texts, targets = read_goemotions(data_dir / "train.tsv")
     if options.limit:
@@ -290,13 +292,10 @@ def train(data_dir: Path, meld_dev: Path, out: Path, options: TrainOptions = Tra
             best = (calibrated, seed, head, w, b + offsets, offsets, scores)
     _, seed, head, w, bias, offsets, scores = best
 
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in head.state_dict().items()}
     tensors.update(mean=torch.from_numpy(mean).to(torch.float16), std=torch.from_numpy(std).to(torch.float16),
                    calibration_matrix=torch.from_numpy(w), calibration=torch.from_numpy(bias))
-    tmp = out / f".{WEIGHTS}.tmp"
-    save_file(tensors, str(tmp))
-    tmp.replace(out / WEIGHTS)
+    atomic_write_bytes(out / WEIGHTS, save(tensors))
     card = {
         "labels": list(LABELS),
         "features": "all-MiniLM-L6-v2: mean-pooled states of layers 1-6 + last-layer first token (2688)",
@@ -312,8 +311,6 @@ def train(data_dir: Path, meld_dev: Path, out: Path, options: TrainOptions = Tra
         "seconds": round(time.perf_counter() - t0, 1),
         "sha256": sha256_of(out / WEIGHTS),
     }
-    from ..writers import atomic_write_text
-
     atomic_write_text(out / CARD, json.dumps(card, indent=2) + "\n")
     return card
 

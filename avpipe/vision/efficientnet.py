@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..models import REGISTRY, home, resolve
 from .base import unit
-from .text import MiniLMText
+from .text import load_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,7 +96,7 @@ class EfficientNetConSE:
         self.options, self.device = options, device
         self.model_name = WEIGHTS
         self.net = load_network(device)
-        self.text = MiniLMText(options.text_model, device)
+        self.text = load_text(options.text_model, device)
         self.names = class_names()
         cache = home() / "models" / f"conse-{WEIGHTS}-{options.text_model}.npy"
         if cache.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..models import resolve
@@ -30,3 +31,10 @@ class MiniLMText:
         vectors = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                                     show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_text(model: str = "minilm", device: str = "cpu") -> MiniLMText:
+    """The sentence encoder ``model`` on ``device``, loaded once per process (the vision encoder,
+    the emotion head, keywords, summaries and questions all share it)."""
+    return MiniLMText(model, device)
