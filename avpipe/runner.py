@@ -126,10 +126,16 @@ def _load(ref: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path) -> None:
-    """Worker loop: receive (input, pipeline), send progress notes and then the record."""
+def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path, threads: int = 0) -> None:
+    """Worker loop: receive (input, pipeline), send progress notes and then the record.
+
+    ``threads`` (when > 0 and the user set no ``OMP_NUM_THREADS``) is this worker's share of
+    the cores, set before any model library is imported: torch, onnxruntime and avpipe's speech
+    stage read it, so N workers do not each start a thread per core."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _die_with_parent()
+    if threads > 0:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     fn = _load(worker_fn)
     while True:
         task = conn.recv()
@@ -175,8 +181,9 @@ class _Pool:
 
     def spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe()
+        share = max(1, len(os.sched_getaffinity(0)) // self.run.workers) if self.run.workers > 1 else 0
         process = self.ctx.Process(target=_worker_main, args=(child, self.out, self.run.formats, self.run.worker_fn,
-                                                                 run_tmp(self.out, os.getpid())),
+                                                                 run_tmp(self.out, os.getpid()), share),
                                    daemon=True, name="avpipe-worker")
         process.start()
         child.close()

@@ -103,14 +103,81 @@ def test_repetition_guard_collapses_loops():
     assert compression_ratio(JFK_REF) < 2.4
 
 
+def test_long_segments_are_cut_at_sentence_ends_and_pauses():
+    from avpipe.speech.base import split_long
+
+    # 24 words, 0.5 s each with no pause: 12 s, one sentence end after word 10 (at 5.5 s)
+    words = [RawWord(i * 0.5, i * 0.5 + 0.5, f" w{i}" + ("." if i == 10 else ""), 0.9) for i in range(24)]
+    runs = split_long(words, 7.0)
+    assert [len(r) for r in runs] == [11, 13]  # at the sentence end, not at the middle (12)
+    assert all(r[-1].end - r[0].start <= 7.0 for r in runs)
+    assert split_long(words[:14], 7.0) == [words[:14]]  # 7 s: left whole
+    # a pause over 1 s always cuts; over 0.5 s only after a punctuation mark
+    paused = [RawWord(0.0, 0.4, " so,", 0.9), RawWord(1.0, 1.4, " then", 0.9), RawWord(2.0, 2.4, " we", 0.9),
+              RawWord(3.6, 4.0, " go", 0.9)]
+    assert [[w.word for w in r] for r in split_long(paused, 7.0)] == [[" so,"], [" then", " we"], [" go"]]
+
+
 def test_pieces_map_times_back_to_the_media():
     import numpy as np
 
-    audio = np.zeros(16000 * 100, np.float32)
+    audio = np.random.default_rng(0).uniform(-0.3, 0.3, 16000 * 100).astype(np.float32)
+    audio[88 * 16000 : int(88.2 * 16000)] = 0.0  # a pause between two words
     ps = pieces(audio, [(10.0, 20.0), (50.0, 55.0), (70.0, 100.0)], max_piece_s=20.0)
-    assert [round(len(p.audio) / 16000, 3) for p in ps] == [15.0, 20.0, 10.0]
+    # the 30 s region is cut in its pause (at 88.15 s, the pause's last 0.1 s frame), not at
+    # exactly 20 s, which would cut a word
+    assert [round(len(p.audio) / 16000, 2) for p in ps] == [15.0, 18.15, 11.85]
     assert ps[0].to_media(0.0) == 10.0 and ps[0].to_media(12.0) == 52.0
-    assert ps[1].to_media(5.0) == 75.0 and ps[2].to_media(9.0) == 99.0
+    assert ps[1].to_media(5.0) == 75.0 and round(ps[2].to_media(9.0), 2) == 97.15
+
+
+def test_long_speech_is_cut_between_words_and_decoded_side_by_side(shared_media, nasa):
+    """Continuous speech longer than a piece (JFK, NASA, JFK, NASA back to back: one VAD region
+    of ~49 s) is cut in its pauses and decoded on two single-threaded workers; the words are as
+    right, in order and in place, as one decoder sliding over the whole region."""
+    import numpy as np
+
+    from avpipe.speech.base import load_backend
+    from avpipe.speech.faster import PIECE_S
+    from avpipe.speech.vad import speech_regions
+
+    jfk = load_audio(shared_media / "jfk.flac", probe(shared_media / "jfk.flac")).samples
+    news = load_audio(nasa, probe(nasa))
+    cues, _ = find_reference(nasa)
+    audio = np.concatenate([jfk, news.samples, jfk, news.samples])
+    reference = " ".join([JFK_REF, reference_text(cues, news.duration_s)] * 2)
+    regions = speech_regions(audio)
+    assert len(regions) == 1  # no pause long enough to split it
+    cuts = [p.starts[0] for p in pieces(audio, regions, PIECE_S)][1:]
+    assert len(cuts) >= 1
+    # each cut falls in a pause, outside every stretch of speech (VAD with no padding)
+    spoken = speech_regions(audio, min_silence_s=0.1, pad_s=0.0, merge_gap_s=0.0)
+    assert not [(cut, a, b) for cut in cuts for a, b in spoken if a < cut < b]
+    bounds = np.cumsum([len(jfk), len(news.samples), len(jfk)]) / 16000
+
+    side_by_side = SpeechOptions(cpu_threads=2)
+    backend = load_backend(side_by_side, "cpu")
+    assert backend.workers == 2 and backend.piece_s == PIECE_S
+    transcript, _ = transcribe(audio, side_by_side)
+    sliding, _ = transcribe(audio, SpeechOptions(cpu_threads=2, parallel_pieces=False))
+    text = lambda t: " ".join(s.text for s in t.segments)  # noqa: E731
+    assert wer(reference, text(transcript))["wer"] <= 0.15, text(transcript)
+    assert wer(reference, text(transcript))["wer"] <= wer(reference, text(sliding))["wer"] + 0.05
+    _check_words(transcript, len(audio) / 16000)
+    # the second "ask not" is said in the second JFK, after NASA's clip
+    asks = [w.start for s in transcript.segments for w in s.words if normalise(w.word) == "ask"]
+    assert len(asks) == 4 and bounds[1] < asks[2] < bounds[2]
+
+
+def test_cpu_threads_follow_the_request_then_omp_num_threads(monkeypatch):
+    import os
+
+    from avpipe.speech.base import cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads(5) == 5 and cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads() == len(os.sched_getaffinity(0))
 
 
 def test_subtitle_files_follow_their_specs(tmp_path, shared_media):
@@ -153,8 +220,8 @@ def test_converted_weights_match_faster_whisper_word_for_word(shared_media, clip
     different spelling now and then ("web" for "Webb"), which says nothing about the conversion.
     """
     path = shared_media / clip
-    reference, _, _ = _transcribe(path, backend="faster-whisper", compute_type="float32")
-    converted, meta, _ = _transcribe(path, backend=backend)
+    reference, _, _ = _transcribe(path, backend="faster-whisper", compute_type="float32", beam_size=1)
+    converted, meta, _ = _transcribe(path, backend=backend, beam_size=1)
     assert meta["backend"] == backend
     words = lambda t: [normalise(w.word) for s in t.segments for w in s.words]  # noqa: E731
     assert words(converted) == words(reference) and len(words(reference)) > 15
@@ -254,7 +321,8 @@ def test_gpu_check_script_runs_in_tiny_mode():
 
 def test_batched_faster_whisper_gives_sentences(shared_media):
     """batch_size > 1 takes faster-whisper's batched pipeline (the GPU path); on the CPU it
-    must give the same words, split into sentence-like segments."""
+    must give the same words, in segments (one 30 s window each, from the pipeline) split at
+    sentence ends and to at most ``max_segment_s``."""
     import numpy as np
 
     path = shared_media / "nasa_13013.mp4"
@@ -262,5 +330,9 @@ def test_batched_faster_whisper_gives_sentences(shared_media):
     audio = np.concatenate([once, np.zeros(8000, np.float32), once])  # two sentences, 26.6 s
     transcript, _ = transcribe(audio, SpeechOptions(batch_size=4))
     texts = [normalise(s.text) for s in transcript.segments]
-    assert len(texts) == 2 and all(t.endswith("greenbelt maryland") for t in texts), texts
+    joined = " ".join(texts)
+    assert joined.count("space telescope") == 2 and joined.endswith("greenbelt maryland"), texts
+    middle = len(once) / 16000 + 0.25
+    assert all(s.end <= middle or s.start >= middle for s in transcript.segments)  # none spans both sentences
+    assert all(s.end - s.start <= SpeechOptions().max_segment_s for s in transcript.segments)
     _check_words(transcript, len(audio) / 16000)

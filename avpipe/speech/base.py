@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -35,8 +36,12 @@ class RawSegment:
     no_speech_prob: float | None = None
 
 
-#: A new segment starts after sentence-ending punctuation, or a pause longer than this.
+#: A new segment starts after sentence-ending punctuation, or a pause longer than this,
 SEGMENT_PAUSE_S = 1.0
+#: or longer than this after any punctuation mark.
+MARK_PAUSE_S = 0.5
+#: A segment cut for length keeps at least this many words on each side, where it can.
+MIN_RUN_WORDS = 3
 SEGMENT_MAX_WORDS = 40
 
 
@@ -62,6 +67,37 @@ def group_words(words: list[RawWord], like: RawSegment | None = None) -> list[Ra
             close()
     close()
     return segments
+
+
+def _marked(word: RawWord) -> bool:
+    """The word ends with a punctuation mark: a sentence end, comma, colon or semicolon."""
+    return bool(re.search(r"[.!?,;:]$", word.word.strip()))
+
+
+def split_long(words: list[RawWord], max_s: float) -> list[list[RawWord]]:
+    """``words`` cut at every pause over ``SEGMENT_PAUSE_S`` (``MARK_PAUSE_S`` after a
+    punctuation mark), then into runs of at most ``max_s`` seconds where it can be done, each
+    cut at the best word boundary: after a sentence end, else after a comma, at the longest
+    pause, near the middle, leaving no fragment of fewer than ``MIN_RUN_WORDS`` words.
+    Whisper's segments run up to 30 s, and beam search makes them longer; a subtitle should
+    not, and a segment is also the unit the emotion, fusion and search stages label and find."""
+    pauses = [i for i in range(1, len(words))
+              if words[i].start - words[i - 1].end > (MARK_PAUSE_S if _marked(words[i - 1]) else SEGMENT_PAUSE_S)]
+    if pauses:
+        bounds = [0, *pauses, len(words)]
+        return [run for a, b in zip(bounds, bounds[1:]) for run in split_long(words[a:b], max_s)]
+    if len(words) < 2 or words[-1].end - words[0].start <= max_s:
+        return [words]
+    first, span = words[0].start, words[-1].end - words[0].start
+
+    def score(i: int) -> float:  # a cut between words[i - 1] and words[i]
+        mark = 2.0 if re.search(r"[.!?]$", words[i - 1].word.strip()) else 1.0 if _marked(words[i - 1]) else 0.0
+        pause = min(1.0, max(0.0, words[i].start - words[i - 1].end))
+        orphan = 2.0 if min(i, len(words) - i) < MIN_RUN_WORDS else 0.0  # no one-word subtitle
+        return mark + 2.0 * pause - abs((words[i].start - first) / span - 0.5) - orphan
+
+    cut = max(range(1, len(words)), key=score)
+    return split_long(words[:cut], max_s) + split_long(words[cut:], max_s)
 
 
 class ASRBackend(Protocol):
@@ -90,6 +126,18 @@ class BatchASRBackend(ASRBackend, Protocol):
         ...
 
 
+def cpu_threads(requested: int = 0) -> int:
+    """CPU threads speech may use: ``requested`` when above 0, else ``OMP_NUM_THREADS`` (Ray
+    sets it to an actor's CPUs; a user may set it to share a machine), else every core this
+    process may run on."""
+    if requested > 0:
+        return requested
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0))
+
+
 _BACKENDS = {
     "faster-whisper": "avpipe.speech.faster:FasterWhisperBackend",
     "openai-whisper": "avpipe.speech.openai:OpenAIWhisperBackend",
@@ -103,8 +151,8 @@ def load_backend(options: "SpeechOptions", device: str) -> ASRBackend:
     """The backend for ``options`` on ``device``, loaded once per process and reused."""
     if options.backend not in _BACKENDS:
         raise PipelineConfigError(f"unknown speech backend {options.backend!r}; known: {', '.join(_BACKENDS)}")
-    key = (options.backend, options.model, options.compute_type, options.cpu_threads, options.batch_size,
-           options.beam_size, device)
+    key = (options.backend, options.model, options.compute_type, options.cpu_threads, options.parallel_pieces,
+           options.batch_size, options.beam_size, device)
     if key not in _LOADED:
         module, cls = _BACKENDS[options.backend].split(":")
         _LOADED[key] = getattr(importlib.import_module(module), cls)(options, device)

@@ -81,14 +81,14 @@ class TransformersWhisperBackend:
         return results[0], language
 
     def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
-        generate = {}
+        generate: dict = {"num_beams": max(1, self.options.beam_size)}
         if self.english_only:
             language = "en"
         elif pieces:
             language = language or self._detect_language(pieces[0])
             # Always name the task: with none, multilingual checkpoints made without
             # forced_decoder_ids drift into repetition.
-            generate = {"language": language, "task": "transcribe"}
+            generate |= {"language": language, "task": "transcribe"}
         inputs = [{"raw": audio, "sampling_rate": 16000} for audio in pieces]
         results = self.pipe(inputs, return_timestamps="word", chunk_length_s=30,
                             batch_size=max(1, self.options.batch_size), generate_kwargs=generate)

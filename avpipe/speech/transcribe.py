@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..schema import Segment, Transcript, Word
-from .base import RawSegment, load_backend
+from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, inside, looks_silent
 from .vad import SAMPLE_RATE, pieces, speech_regions
 
@@ -15,24 +15,28 @@ if TYPE_CHECKING:
     from ..options import SpeechOptions
 
 
-def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float, o: "SpeechOptions") -> Segment | None:
-    """Apply the guards to one segment (times already in media seconds); None drops it."""
+def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float, o: "SpeechOptions") -> list[Segment]:
+    """Apply the guards to one segment (times already in media seconds), then cut it into
+    segments of at most ``o.max_segment_s``; an empty list drops it."""
     if looks_silent(segment, o.no_speech_threshold, o.log_prob_threshold):
-        return None
+        return []
     if compression_ratio(segment.text) > o.compression_ratio_threshold:
-        return None
+        return []
     words = inside(segment.words, regions, end_s) if segment.words else []
     words = collapse_repeats(words, o.max_repeats)
     if segment.words and not words:
-        return None
-    text = "".join(w.word for w in words).strip() if words else segment.text.strip()
-    if not text:
-        return None
-    start = words[0].start if words else segment.start
-    end = words[-1].end if words else segment.end
-    return Segment(start=round(start, 3), end=round(end, 3), text=text,
-                   words=[Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word.strip(),
-                               prob=round(float(w.prob), 4)) for w in words])
+        return []
+    if not words:
+        text = segment.text.strip()
+        return [Segment(start=round(segment.start, 3), end=round(segment.end, 3), text=text)] if text else []
+    out = []
+    for part in split_long(words, o.max_segment_s):
+        text = "".join(w.word for w in part).strip()
+        if text:
+            out.append(Segment(start=round(part[0].start, 3), end=round(part[-1].end, 3), text=text,
+                               words=[Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word.strip(),
+                                           prob=round(float(w.prob), 4)) for w in part]))
+    return out
 
 
 def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu") -> tuple[Transcript, dict]:
@@ -73,7 +77,5 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
             s.start, s.end = piece.to_media(s.start), piece.to_media(s.end)
             for w in s.words:
                 w.start, w.end = piece.to_media(w.start), piece.to_media(w.end)
-            cleaned = _clean(s, allowed, end_s, options)
-            if cleaned is not None:
-                segments.append(cleaned)
+            segments.extend(_clean(s, allowed, end_s, options))
     return Transcript(language=language, segments=segments), meta
