@@ -94,9 +94,9 @@ class SpeechOptions:
     compute_type: str = "auto"
     # CPU threads for the model; 0: every core this process may use.
     cpu_threads: int = 0
-    # faster-whisper on CPU: cut speech at pauses into 30 s pieces and decode them side by side,
-    # one single-threaded worker per thread (about 2x faster on 2 cores than one two-threaded
-    # decoder). Off: one decoder over long pieces, as openai-whisper decodes.
+    # faster-whisper on CPU: cut speech at pauses into pieces of up to 26 s and decode them side
+    # by side, one single-threaded worker per thread (about 3x faster on 2 cores than one
+    # two-threaded decoder sliding over long pieces, as openai-whisper decodes, which is "off").
     parallel_pieces: bool = True
     # Segments decoded together on GPU (faster-whisper's batched pipeline); 1 = sequential.
     batch_size: int = 1

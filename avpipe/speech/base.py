@@ -38,11 +38,21 @@ class RawSegment:
 
 #: A new segment starts after sentence-ending punctuation, or a pause longer than this,
 SEGMENT_PAUSE_S = 1.0
-#: or longer than this after any punctuation mark.
+#: or longer than this after any punctuation mark (``split_long``),
 MARK_PAUSE_S = 0.5
+#: or after this many words (``group_words``).
+SEGMENT_MAX_WORDS = 40
 #: A segment cut for length keeps at least this many words on each side, where it can.
 MIN_RUN_WORDS = 3
-SEGMENT_MAX_WORDS = 40
+
+
+def _ends_sentence(word: RawWord) -> bool:
+    return bool(re.search(r"[.!?]$", word.word.strip()))
+
+
+def _marked(word: RawWord) -> bool:
+    """The word ends with a punctuation mark: a sentence end, comma, colon or semicolon."""
+    return bool(re.search(r"[.!?,;:]$", word.word.strip()))
 
 
 def group_words(words: list[RawWord], like: RawSegment | None = None) -> list[RawSegment]:
@@ -63,15 +73,10 @@ def group_words(words: list[RawWord], like: RawSegment | None = None) -> list[Ra
         if current and (w.start - current[-1].end > SEGMENT_PAUSE_S or len(current) >= SEGMENT_MAX_WORDS):
             close()
         current.append(w)
-        if re.search(r"[.!?]$", w.word.strip()):
+        if _ends_sentence(w):
             close()
     close()
     return segments
-
-
-def _marked(word: RawWord) -> bool:
-    """The word ends with a punctuation mark: a sentence end, comma, colon or semicolon."""
-    return bool(re.search(r"[.!?,;:]$", word.word.strip()))
 
 
 def split_long(words: list[RawWord], max_s: float) -> list[list[RawWord]]:
@@ -91,7 +96,7 @@ def split_long(words: list[RawWord], max_s: float) -> list[list[RawWord]]:
     first, span = words[0].start, words[-1].end - words[0].start
 
     def score(i: int) -> float:  # a cut between words[i - 1] and words[i]
-        mark = 2.0 if re.search(r"[.!?]$", words[i - 1].word.strip()) else 1.0 if _marked(words[i - 1]) else 0.0
+        mark = 2.0 if _ends_sentence(words[i - 1]) else 1.0 if _marked(words[i - 1]) else 0.0
         pause = min(1.0, max(0.0, words[i].start - words[i - 1].end))
         orphan = 2.0 if min(i, len(words) - i) < MIN_RUN_WORDS else 0.0  # no one-word subtitle
         return mark + 2.0 * pause - abs((words[i].start - first) / span - 0.5) - orphan

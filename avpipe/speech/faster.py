@@ -1,7 +1,7 @@
 """faster-whisper backend (CTranslate2): int8 on CPU, float16 on CUDA, batched on request.
 
-On CPU, speech is cut at pauses into pieces of one Whisper window (30 s) and the pieces are
-decoded side by side, one single-threaded CTranslate2 worker per core. Whisper's decoder steps
+On CPU, speech is cut at pauses into pieces that fit one Whisper window (up to ``PIECE_S``) and
+the pieces are decoded side by side, one single-threaded CTranslate2 worker per core. Whisper's decoder steps
 are small matrix products, so a second thread inside one step mostly waits for the first
 (tiny.en's decoding was 2.3x slower on two threads than on one, here); whole pieces on separate
 cores scale almost linearly. The weights are loaded once and shared by the workers.
@@ -48,7 +48,7 @@ class FasterWhisperBackend:
         #: every thread, over long pieces, as openai-whisper decodes.
         self.workers = threads if device == "cpu" and options.batch_size <= 1 and options.parallel_pieces else 1
         self.model = WhisperModel(str(folder), device=device, compute_type=compute, num_workers=self.workers,
-                                  cpu_threads=1 if self.workers > 1 else options.cpu_threads, local_files_only=True)
+                                  cpu_threads=1 if self.workers > 1 else threads, local_files_only=True)
         # Pieces of one window each when decoding side by side (see BatchASRBackend).
         self.piece_s = PIECE_S if self.workers > 1 else None
         self.long_pieces_ok = False

@@ -66,12 +66,11 @@ class Piece:
         return self.starts[i] + min(t - self.offsets[i], self.lengths[i])
 
 
-#: A long region is cut at its quietest moment in the last this-fraction of the allowed length.
+#: A long region is cut at a quiet moment in the last this-fraction of the allowed length,
 CUT_SEARCH = 0.3
+#: judged in frames this long: frames within CUT_QUIET_DB of the quietest count as quiet, and
+#: the latest of them is the cut.
 CUT_FRAME_S = 0.1
-
-
-#: Frames within this many dB of the quietest count as quiet; the latest of them is the cut.
 CUT_QUIET_DB = 6.0
 
 
