@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _pipeline_or_none(name: str):
     """The pipeline named on the command line, or None after printing why it is unusable."""
     from .errors import PipelineConfigError
-    from .pipeline import load_pipeline
+    from .config import load_pipeline
 
     try:
         return load_pipeline(name)
@@ -376,7 +376,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from .decode import load_audio
     from .evaluate import find_reference, reference_text, wer
-    from .pipeline import resolve_device
+    from .device import resolve_device
     from .probe import probe
     from .speech import transcribe
 
@@ -426,7 +426,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_pipelines(args: argparse.Namespace) -> int:
-    from .pipeline import builtin_pipelines, load_pipeline
+    from .config import builtin_pipelines, load_pipeline
 
     for name in sorted(builtin_pipelines()):
         print(f"{name}: {' -> '.join(load_pipeline(name).stages)}")

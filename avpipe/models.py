@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AvpipeError
-from .writers import atomic_write_text
+from .atomic import atomic_write_text
 
 
 class ModelNotAvailable(AvpipeError, FileNotFoundError):

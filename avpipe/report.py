@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .understand.summary import clock
-from .writers import atomic_write_text
+from .atomic import atomic_write_text
+from .cache import once
+from .timecode import clock
 
 if TYPE_CHECKING:
     from .schema import IndexRecord, Result
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 EVENT_LANE = {"loud_sound", "music", "silence", "text_on_screen", "label", "keyword", "emotion_change"}
 
 
-@lru_cache(maxsize=1)
+@once
 def _env():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 

@@ -33,7 +33,8 @@ from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
 from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord
-from .writers import WRITERS, atomic_write_text, dumps_line, publish_dir
+from .atomic import atomic_write_text, publish_dir
+from .writers import WRITERS, dumps_line
 
 TMP_DIR = ".avpipe-tmp"
 #: Time allowed before the duration is known (open and probe), and per second of media after.

@@ -1,67 +1,18 @@
-"""Writers: everything avpipe puts on disk goes through here, atomically.
+"""Output formats of a result: ``result.json``, subtitles, the HTML report, by ``--formats`` name.
 
-Each file is written to a temporary name in the same folder and renamed into place, so a crash
-or a kill never leaves a half-written file under its real name. A video's whole result folder
-is built under a temporary name too and renamed in one step (see :func:`publish_dir`).
+Every file is written atomically (:mod:`avpipe.atomic`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from .atomic import atomic_write_text
+
 if TYPE_CHECKING:
-    import numpy as np
-
     from .schema import Result
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename (readers never see half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_npz(path: Path, **arrays) -> None:
-    """Numpy arrays as one uncompressed ``.npz``, written atomically."""
-    import io
-
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def encode_thumbnail(image: "np.ndarray", size: int, quality: int) -> bytes:
-    """An RGB frame as JPEG bytes, scaled so its longest side is at most ``size`` pixels."""
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = min(1.0, size / max(h, w))
-    if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
 
 
 def write_json(result: "Result", folder: Path) -> Path:
@@ -104,22 +55,6 @@ def write_html(result: "Result", folder: Path) -> Path:
 #: Output formats by the name ``--formats`` uses.
 WRITERS: dict[str, Callable[["Result", Path], Path]] = {"json": write_json, "srt": write_srt, "vtt": write_vtt,
                                                        "html": write_html}
-
-
-def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a finished result folder into place, replacing an older one.
-
-    The old folder is first renamed aside, then the new one renamed in, then the old removed, so
-    at every moment the final name holds either a complete old result or a complete new one
-    (or, for an instant between the two renames, nothing).
-    """
-    if final_dir.exists():
-        aside = tmp_dir.parent / f"{final_dir.name}.old.{os.getpid()}"
-        os.replace(final_dir, aside)
-        os.replace(tmp_dir, final_dir)
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.replace(tmp_dir, final_dir)
 
 
 def dumps_line(record: dict) -> str:

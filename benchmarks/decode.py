@@ -25,7 +25,8 @@ SHARED = HERE.parent.parent / "shared" / "media"
 CHILD = """
 import dataclasses, json, resource, sys, tempfile, time
 from pathlib import Path
-from avpipe.pipeline import load_pipeline, process_video
+from avpipe.config import load_pipeline
+from avpipe.pipeline import process_video
 p = load_pipeline()
 p = dataclasses.replace(p, stages=("probe", "decode", "shots"), decode=dataclasses.replace(p.decode, backend=sys.argv[2]))
 t0 = time.perf_counter()

@@ -28,7 +28,7 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 
 CHILD = r"""
 import json, resource, sys, time
-from avpipe.pipeline import load_pipeline
+from avpipe.config import load_pipeline
 from avpipe.runner import RunOptions, run_batch
 t0 = time.perf_counter()
 summary = run_batch(sys.argv[2:], sys.argv[1], load_pipeline("default"), RunOptions(workers=1, progress=False))

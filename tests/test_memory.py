@@ -11,7 +11,8 @@ SCRIPT = """
 import json, resource, sys, tempfile
 from pathlib import Path
 from avpipe.decode import iter_audio
-from avpipe.pipeline import load_pipeline, process_video
+from avpipe.config import load_pipeline
+from avpipe.pipeline import process_video
 from avpipe.probe import probe
 
 path = Path(sys.argv[1])

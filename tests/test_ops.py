@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from avpipe.pipeline import load_pipeline
+from avpipe.config import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_videos"

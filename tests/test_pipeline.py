@@ -1,7 +1,8 @@
 import pytest
 
 from avpipe.errors import PipelineConfigError
-from avpipe.pipeline import build_stages, builtin_pipelines, load_pipeline, parse_pipeline, process_video
+from avpipe.config import builtin_pipelines, load_pipeline, parse_pipeline
+from avpipe.pipeline import build_stages, process_video
 
 
 def test_default_pipeline_is_shipped_and_readable():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avpipe.pipeline import load_pipeline
+from avpipe.config import load_pipeline
 from avpipe.runner import RunOptions, run_batch
 
 TESTS = Path(__file__).resolve().parent

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from avpipe.pipeline import load_pipeline, process_video
+from avpipe.config import load_pipeline
+from avpipe.pipeline import process_video
 
 PHOTOS = media.PHOTOS  # Debian's opencv-doc sample images
 
@@ -171,7 +172,7 @@ def test_windows_give_every_segment_its_nearest_frame():
 
 @pytest.fixture(scope="module")
 def text_emotion():
-    from avpipe.understand.models import load_text_emotion
+    from avpipe.understand.loaders import load_text_emotion
 
     return load_text_emotion(None)
 
@@ -366,7 +367,7 @@ def test_train_align_fits_without_hurting_held_out_recall(tmp_path):
     # the trained projections load into the fusion of a pipeline
     import dataclasses
 
-    from avpipe.understand.models import load_fusion
+    from avpipe.understand.loaders import load_fusion
 
     options = dataclasses.replace(load_pipeline("default").fusion, align_weights=str(tmp_path / "a.safetensors"))
     assert not torch.equal(load_fusion(options, 384).query.weight[:, :384], torch.eye(384))

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from ..schema import MediaInfo
 
+#: The rate every track is decoded at, in Hz: what Whisper, Silero VAD and the audio features expect.
+SAMPLE_RATE = 16000
+
 
 @dataclass
 class AudioTrack:
@@ -38,7 +41,7 @@ class AudioTrack:
 def iter_audio(
     path: str | Path,
     media: "MediaInfo",
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     chunk_s: float = 30.0,
     max_bad_packets: int = 50,
     report: list[str] | None = None,
@@ -105,7 +108,7 @@ def iter_audio(
         raise DecodeError(f"no frame of audio stream {media.audio_stream} could be decoded", path)
 
 
-def load_audio(path: str | Path, media: "MediaInfo", sample_rate: int = 16000, max_bad_packets: int = 50) -> AudioTrack:
+def load_audio(path: str | Path, media: "MediaInfo", sample_rate: int = SAMPLE_RATE, max_bad_packets: int = 50) -> AudioTrack:
     """The whole chosen audio stream as one :class:`AudioTrack` at ``sample_rate``."""
     import numpy as np
 

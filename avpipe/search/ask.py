@@ -135,7 +135,7 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
                       method="extractive", start=None, end=None, evidence=ranked)
     if model:
         from ..understand.generate import generate
-        from ..understand.summary import clock
+        from ..timecode import clock
 
         lines = "\n".join(f"[{clock(u.start)}-{clock(u.end)}] {u.text}" for u in sorted(ranked, key=lambda u: u.start))
         prompt = ("Answer the question about a video using only these timestamped notes from it. "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..writers import atomic_write_npz, atomic_write_text
+from ..atomic import atomic_write_npz, atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,6 +108,16 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
     }
 
 
+def space_encoder(model: str):
+    """The encoder of the index's space, from its recorded name (``backend:model``)."""
+    from ..options import VisionOptions
+    from ..vision import load_encoder
+
+    backend, _, name = model.partition(":")
+    options = VisionOptions(backend=backend, clip_model=name if backend == "clip" else None)
+    return load_encoder(options)
+
+
 def update_index(out: str | Path, encoder_for=None) -> dict:
     """Bring ``out/search/`` up to date with the result folders under ``out``. Returns counts of
     videos added, updated, removed and kept. ``encoder_for(model)`` embeds transcript segments of
@@ -115,9 +125,7 @@ def update_index(out: str | Path, encoder_for=None) -> dict:
     of that space is loaded, only when such a result turns up."""
     import numpy as np
 
-    if encoder_for is None:
-        from .query import _encoder as encoder_for
-
+    encoder_for = encoder_for or space_encoder
     out = Path(out)
     root = out / INDEX_DIR
     shards = root / "shards"

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .index import MODALITIES, Collection, load_index
+from .index import MODALITIES, Collection, load_index, space_encoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -103,16 +103,6 @@ def merge_hits(hits: list[Moment], gap_s: float) -> list[Moment]:
     return sorted(moments, key=lambda m: -m.score)
 
 
-def _encoder(model: str):
-    """The encoder of the index's space, from its recorded name (``backend:model``)."""
-    from ..options import VisionOptions
-    from ..vision import load_encoder
-
-    backend, _, name = model.partition(":")
-    options = VisionOptions(backend=backend, clip_model=name if backend == "clip" else None)
-    return load_encoder(options)
-
-
 def search(index: str | Path | Collection, text: str | None = None, image: str | Path | None = None, k: int = 10,
            modality: str = "both", merge_gap_s: float = 2.0, encoder=None) -> list[Moment]:
     """Moments matching ``text`` or ``image`` (one of them), best first, at most ``k``.
@@ -127,7 +117,7 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
     if modality not in (*MODALITIES, "both"):
         raise ValueError(f"modality must be frames, speech or both, not {modality!r}")
     collection = index if isinstance(index, Collection) else load_index(index)
-    encoder = encoder or _encoder(collection.model)
+    encoder = encoder or space_encoder(collection.model)
     wanted = MODALITIES if modality == "both" else (modality,)
     hits: list[Moment] = []
     pool = max(10 * k, 50)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..cache import once
 from ..errors import PipelineConfigError
 
 if TYPE_CHECKING:
@@ -149,16 +150,10 @@ _BACKENDS = {
     "transformers": "avpipe.speech.hf:TransformersWhisperBackend",
 }
 
-_LOADED: dict[tuple, ASRBackend] = {}
-
-
+@once
 def load_backend(options: "SpeechOptions", device: str) -> ASRBackend:
     """The backend for ``options`` on ``device``, loaded once per process and reused."""
     if options.backend not in _BACKENDS:
         raise PipelineConfigError(f"unknown speech backend {options.backend!r}; known: {', '.join(_BACKENDS)}")
-    key = (options.backend, options.model, options.compute_type, options.cpu_threads, options.parallel_pieces,
-           options.batch_size, options.beam_size, device)
-    if key not in _LOADED:
-        module, cls = _BACKENDS[options.backend].split(":")
-        _LOADED[key] = getattr(importlib.import_module(module), cls)(options, device)
-    return _LOADED[key]
+    module, cls = _BACKENDS[options.backend].split(":")
+    return getattr(importlib.import_module(module), cls)(options, device)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from ..decode.audio import SAMPLE_RATE
 from ..models import REGISTRY, resolve
 from .base import RawSegment, RawWord, cpu_threads, group_words
 
@@ -70,7 +71,7 @@ class FasterWhisperBackend:
         # A piece decoded side by side fits one window. Whisper's loop would seek to its last
         # word and decode what is left, mostly the pause the piece was cut in, as a second full
         # window (as long as the first); a piece whose text reaches its last second stops there.
-        stop_at = len(audio) / 16000 - PIECE_TAIL_S if self.workers > 1 else float("inf")
+        stop_at = len(audio) / SAMPLE_RATE - PIECE_TAIL_S if self.workers > 1 else float("inf")
         out = []
         for s in segments:  # a generator: decoding happens here (CTranslate2 releases the GIL)
             words = [RawWord(w.start, w.end, w.word, w.probability) for w in (s.words or [])]

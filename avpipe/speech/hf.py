@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..decode.audio import SAMPLE_RATE
 from ..models import REGISTRY
 from .base import RawSegment, RawWord, group_words
 from .convert import cached_conversion
@@ -64,7 +65,7 @@ class TransformersWhisperBackend:
     def _detect_language(self, audio: "np.ndarray") -> str:
         import torch
 
-        features = self.pipe.feature_extractor(audio[: 30 * 16000], sampling_rate=16000, return_tensors="pt")
+        features = self.pipe.feature_extractor(audio[: 30 * SAMPLE_RATE], sampling_rate=SAMPLE_RATE, return_tensors="pt")
         inputs = features.input_features.to(self.pipe.model.device, self.pipe.model.dtype)
         with torch.no_grad():
             token = self.pipe.model.detect_language(inputs)[0].item()
@@ -89,7 +90,7 @@ class TransformersWhisperBackend:
             # Always name the task: with none, multilingual checkpoints made without
             # forced_decoder_ids drift into repetition.
             generate |= {"language": language, "task": "transcribe"}
-        inputs = [{"raw": audio, "sampling_rate": 16000} for audio in pieces]
+        inputs = [{"raw": audio, "sampling_rate": SAMPLE_RATE} for audio in pieces]
         results = self.pipe(inputs, return_timestamps="word", chunk_length_s=30,
                             batch_size=max(1, self.options.batch_size), generate_kwargs=generate)
         out = []
@@ -99,7 +100,7 @@ class TransformersWhisperBackend:
                 start, end = chunk["timestamp"]
                 if start is None:
                     continue
-                end = end if end is not None else min(len(audio) / 16000, start + 0.5)
+                end = end if end is not None else min(len(audio) / SAMPLE_RATE, start + 0.5)
                 words.append(RawWord(float(start), float(end), chunk["text"], 1.0))
             out.append(group_words(words))
         return out, language

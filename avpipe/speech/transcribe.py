@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from ..schema import Segment, Transcript, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, inside, looks_silent
-from .vad import SAMPLE_RATE, pieces, speech_regions
+from ..decode.audio import SAMPLE_RATE
+from .vad import pieces, speech_regions
 
 if TYPE_CHECKING:
     import numpy as np

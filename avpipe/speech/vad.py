@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..decode.audio import SAMPLE_RATE
+
 if TYPE_CHECKING:
     import numpy as np
 
-SAMPLE_RATE = 16000
 #: Audio is run through the VAD in windows of this many seconds (bounded memory).
 VAD_WINDOW_S = 60.0
 

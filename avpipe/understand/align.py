@@ -117,7 +117,7 @@ def train_align(folders: list[Path], out: Path, options: AlignOptions = AlignOpt
     report beside it, and return the report (loss curve, recall@1 before and after)."""
     from safetensors.torch import save
 
-    from ..writers import atomic_write_bytes, atomic_write_text
+    from ..atomic import atomic_write_bytes, atomic_write_text
 
     t0 = time.perf_counter()
     torch.manual_seed(options.seed)

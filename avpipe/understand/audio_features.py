@@ -33,12 +33,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..decode.audio import SAMPLE_RATE
+
 if TYPE_CHECKING:
     import numpy as np
 
     from ..schema import Segment
 
-SAMPLE_RATE = 16000
 FRAME_S = 0.02
 PAUSE_S = 0.3
 SILENCE_DB = -50.0
@@ -227,3 +228,22 @@ def runs(starts: "np.ndarray", classes: list[str], window_s: float, end_s: float
         else:
             out.append((t, min(t + window_s, end_s), c))
     return out
+
+
+#: Event kind of each window class that makes an event.
+EVENT_KINDS = {"silence": "silence", "loud": "loud_sound", "music-like": "music"}
+
+
+def region_events(regions: list[tuple[float, float, str]], levels: "np.ndarray", window_s: float,
+                  min_event_s: float) -> list:
+    """silence / loud_sound / music events from the runs of window classes: a loud run always
+    (scored by its peak level), silence and music-like runs when at least ``min_event_s`` long."""
+    from ..schema import Event
+
+    events = []
+    for a, b, c in regions:
+        if c in EVENT_KINDS and (c == "loud" or b - a >= min_event_s):
+            level = float(levels[int(a / window_s) : max(int(a / window_s) + 1, int(b / window_s))].max())
+            score = 1.0 if c != "loud" else round(min(1.0, (level + 40.0) / 40.0), 3)
+            events.append(Event(start=round(a, 3), end=round(b, 3), kind=EVENT_KINDS[c], label=c, score=score))
+    return events

@@ -201,3 +201,23 @@ def prosody_matrix(segments: list) -> torch.Tensor:
     mean, std = np.nan_to_num(mean), np.nan_to_num(std)
     z = (rows - mean) / np.where(std > 0, std, 1.0)
     return torch.from_numpy(np.nan_to_num(z)).float()
+
+
+def emotion_timeline(segments: list) -> tuple[list, list]:
+    """Runs of segments with the same fused emotion as timeline spans, and an emotion_change
+    event where one run gives way to the next."""
+    from ..schema import EmotionSpan, Event
+
+    timeline: list[EmotionSpan] = []
+    events = []
+    for segment in segments:
+        e = segment.emotion
+        if timeline and timeline[-1].label == e.label:
+            timeline[-1] = timeline[-1].model_copy(update={"end": segment.end,
+                                                           "score": max(timeline[-1].score, e.scores[e.label])})
+            continue
+        if timeline:
+            events.append(Event(start=segment.start, end=segment.end, kind="emotion_change",
+                                label=f"{timeline[-1].label} -> {e.label}", score=e.scores[e.label]))
+        timeline.append(EmotionSpan(start=segment.start, end=segment.end, label=e.label, score=e.scores[e.label]))
+    return timeline, events

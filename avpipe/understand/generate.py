@@ -5,10 +5,11 @@ names a model. Nothing is downloaded: without the weights on disk this fails wit
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+
+from ..cache import once
 
 
-@lru_cache(maxsize=2)
+@once
 def load_generator(model: str, device: str = "cpu"):
     """(tokenizer, model, is_seq2seq) for ``model``, loaded once per process."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -24,17 +24,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..schema import Chapter, Highlight, Result, Summary
+from ..timecode import clock
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..options import SummaryOptions, VisionOptions
-
-
-def clock(t: float) -> str:
-    """Seconds as m:ss (or h:mm:ss)."""
-    t = int(t)
-    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
 
 
 def mmr(scores: "np.ndarray", vectors: "np.ndarray", k: int, balance: float = 0.7) -> list[int]:
@@ -137,19 +132,19 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
                    chapters=chapters(result, None, options))
 
 
-def summarise(result: Result, arrays: dict, options: "SummaryOptions", vision: "VisionOptions",
-              device: str = "cpu") -> Summary:
-    """The summary of ``result`` (see the module docstring); ``arrays`` holds the segment
-    embeddings the fusion stage made (``segments``), computed here when missing."""
+def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
+              vision: "VisionOptions", device: str = "cpu") -> Summary:
+    """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
+    embeddings the fusion stage made, computed here when missing."""
     import numpy as np
 
     from ..vision.text import load_text
-    from .models import shared_text_encoder
+    from .loaders import shared_text_encoder
 
     segments = result.transcript.segments
     if not segments:
         return visual_summary(result, options)
-    vectors = arrays.get("segments")
+    vectors = segment_vectors
     if vectors is None or len(vectors) != len(segments):
         vectors = shared_text_encoder(vision, device).encode_texts([s.text for s in segments])
     vectors = np.asarray(vectors, np.float32)

@@ -256,7 +256,7 @@ def train(data_dir: Path, meld_dev: Path, out: Path, options: TrainOptions = Tra
     import torch
     from safetensors.torch import save
 
-    from ..writers import atomic_write_bytes, atomic_write_text
+    from ..atomic import atomic_write_bytes, atomic_write_text
 
     from ..vision.text import load_text
 

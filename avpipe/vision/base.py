@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
+from ..cache import once
 from ..errors import PipelineConfigError
 
 if TYPE_CHECKING:
@@ -36,42 +37,29 @@ _ENCODERS = {
     "clip": "avpipe.vision.clip:ClipEncoder",
 }
 
-_LOADED: dict[tuple, ImageEncoder] = {}
-
-
+@once
 def load_encoder(options: "VisionOptions", device: str = "cpu") -> ImageEncoder:
     """The encoder for ``options`` on ``device``, loaded once per process."""
     if options.backend not in _ENCODERS:
         raise PipelineConfigError(f"unknown vision backend {options.backend!r}; known: {', '.join(_ENCODERS)}")
-    key = (options.backend, options.clip_model, options.text_model, options.conse_top, device)
-    if key not in _LOADED:
-        module, cls = _ENCODERS[options.backend].split(":")
-        _LOADED[key] = getattr(importlib.import_module(module), cls)(options, device)
-    return _LOADED[key]
+    module, cls = _ENCODERS[options.backend].split(":")
+    return getattr(importlib.import_module(module), cls)(options, device)
 
 
-_FACES: dict[float, object] = {}
-
-
+@once
 def load_faces(min_face_frac: float):
     """The face analyser, loaded once per process."""
-    if min_face_frac not in _FACES:
-        from .faces import FaceAnalyzer
+    from .faces import FaceAnalyzer
 
-        _FACES[min_face_frac] = FaceAnalyzer(min_face_frac)
-    return _FACES[min_face_frac]
+    return FaceAnalyzer(min_face_frac)
 
 
-_OCR: dict[float, object] = {}
-
-
+@once
 def load_ocr(min_score: float):
     """The on-screen-text reader, loaded once per process."""
-    if min_score not in _OCR:
-        from .ocr import ScreenText
+    from .ocr import ScreenText
 
-        _OCR[min_score] = ScreenText(min_score)
-    return _OCR[min_score]
+    return ScreenText(min_score)
 
 
 def unit(x: "np.ndarray") -> "np.ndarray":

@@ -160,3 +160,17 @@ def face_tracks(times: list[float], faces: list[list[FaceFound]], min_iou: float
                 still_open.append(track)
         open_tracks = still_open
     return [(tr["first"], tr["last"], tr["count"]) for tr in tracks]
+
+
+def face_events(times: list[float], faces: list[list[FaceFound]]) -> list:
+    """face_appear / face_disappear events from face tracks over the keyframes: a face
+    disappears at the first keyframe after its last sighting (or at its last, at the end)."""
+    from ..schema import Event
+
+    events = []
+    for n, (first, last, count) in enumerate(face_tracks(times, faces), start=1):
+        later = [t for t in times if t > last]
+        gone = later[0] if later else last
+        events.append(Event(start=first, end=first, kind="face_appear", label=f"face {n}", score=1.0))
+        events.append(Event(start=gone, end=gone, kind="face_disappear", label=f"face {n}", score=round(count / len(times), 3)))
+    return events

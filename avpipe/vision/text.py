@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ..cache import once
 from ..models import resolve
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class MiniLMText:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
+@once
 def load_text(model: str = "minilm", device: str = "cpu") -> MiniLMText:
     """The sentence encoder ``model`` on ``device``, loaded once per process (the vision encoder,
     the emotion head, keywords, summaries and questions all share it)."""

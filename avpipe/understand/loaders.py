@@ -1,10 +1,12 @@
-"""Models of the understanding stages, loaded once per process (a batch worker keeps them)."""
+"""Loaders of the understanding stages' models (the text-emotion head, fusion), each loaded once per
+process through :func:`avpipe.cache.once` (a batch worker keeps them)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..cache import once
 
 if TYPE_CHECKING:
     from ..options import FusionOptions, VisionOptions
@@ -19,7 +21,7 @@ def shared_text_encoder(options: "VisionOptions", device: str = "cpu"):
     return load_encoder(options, device)
 
 
-@lru_cache(maxsize=4)
+@once
 def load_text_emotion(folder: str | None, device: str = "cpu") -> "TextEmotion":
     from ..vision.text import load_text
     from .text_emotion import TextEmotion
@@ -27,7 +29,7 @@ def load_text_emotion(folder: str | None, device: str = "cpu") -> "TextEmotion":
     return TextEmotion(load_text("minilm", device), Path(folder) if folder else None)
 
 
-@lru_cache(maxsize=4)
+@once
 def load_fusion(options: "FusionOptions", dim: int) -> "Fusion":
     from .fusion import Fusion
 

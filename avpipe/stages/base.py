@@ -1,0 +1,155 @@
+"""What every stage shares: the :class:`Stage` interface and the :class:`VideoContext` that
+carries one video's artifacts from stage to stage.
+
+A stage declares its ``name``, the artifacts it ``needs`` (see :meth:`VideoContext.has`), and
+after running, the ``backend`` and ``model`` it used (recorded in ``result.stages``). It reads
+what earlier stages left in typed fields of the context and adds its own; it never reaches into
+another stage. Frame consumers override :meth:`Stage.on_frame` and see each sampled frame during
+the one decode pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from ..options import PipelineOptions
+from ..schema import MediaInfo, Result, StageError, StageInfo
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..decode import AudioTrack
+    from ..decode.base import Frame
+    from ..shots import KeyframeCandidate, ShotDetector
+
+
+@dataclass
+class KeyframeVectors:
+    """The vision stage's keyframe embeddings, in the order it encoded them."""
+
+    t: "np.ndarray"  # [n] float32, keyframe times
+    vectors: "np.ndarray"  # [n, D] float16, in the shared text-image space
+    model: str  # "backend:model" of that space
+    features: "np.ndarray | None" = None  # [n, F] float16, the encoder's own features
+
+
+@dataclass
+class SegmentVectors:
+    """Transcript segment embeddings (fusion) and what each attended to on screen."""
+
+    t: "np.ndarray"  # [n, 2] float32, segment start and end
+    vectors: "np.ndarray"  # [n, D] float16, in the shared space
+    evidence: "np.ndarray | None" = None  # [n, D] float16, the attended visual evidence
+
+
+@dataclass
+class AudioWindows:
+    """Per-window audio measures of the whole track (the audio stage)."""
+
+    t: "np.ndarray"  # [n] float32, window starts
+    db: "np.ndarray"  # [n] float16, loudness in dBFS
+    pitch_hz: "np.ndarray"  # [n] float16, median pitch on speech windows (0 elsewhere)
+    rate_wps: "np.ndarray"  # [n] float16, words per second
+
+
+@dataclass
+class VideoContext:
+    """Everything known about one video while its stages run."""
+
+    path: Path
+    video_id: str
+    work_dir: Path  # the result folder being built (thumbnails go here)
+    options: PipelineOptions
+    result: Result
+    media: MediaInfo | None = None
+    frames_decoded: int = 0
+    video_end_s: float | None = None  # where decoding stopped, when a damaged file ends early
+    shot_detector: "ShotDetector | None" = None
+    keyframe_images: list["KeyframeCandidate"] = field(default_factory=list)
+    audio: "AudioTrack | None" = None  # mono samples with their sample rate
+    speech_regions: list[tuple[float, float]] | None = None  # what the VAD called speech
+    voice: list[dict[str, float]] = field(default_factory=list)  # voice prior per transcript segment
+    keyframe_vectors: KeyframeVectors | None = None
+    segment_vectors: SegmentVectors | None = None
+    audio_windows: AudioWindows | None = None
+    failed: set[str] = field(default_factory=set)
+    notify: Callable[[str, object], None] = lambda kind, value: None
+
+    def has(self, artifact: str) -> bool:
+        """Whether an artifact a stage may need exists: ``media``, ``frames``, ``audio``,
+        ``keyframes`` or ``segments`` (transcript segments)."""
+        return {"media": self.media is not None,
+                "frames": self.frames_decoded > 0,
+                "audio": self.audio is not None and len(self.audio.samples) > 0,
+                "keyframes": bool(self.result.keyframes),
+                "segments": bool(self.result.transcript.segments)}.get(artifact, False)
+
+    def end_s(self) -> float | None:
+        """Where the video's described time ends: where decoding stopped early, else its duration."""
+        return self.video_end_s if self.video_end_s is not None else self.result.video.duration_s
+
+    def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
+               status: str = "ok") -> None:
+        """Note a stage's timing (added to any earlier time of the same stage)."""
+        earlier = self.result.stages.get(stage)
+        total = seconds + (earlier.seconds if earlier else 0.0)
+        self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status)
+
+    def add_events(self, events: list) -> None:
+        """Merge events into the result's single time-ordered list."""
+        self.result.events = sorted([*self.result.events, *events], key=lambda e: (e.start, e.end, e.kind))
+
+    def fail(self, stage: str, exc: BaseException) -> None:
+        """Record a stage's failure as an error entry of the result."""
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        self.failed.add(stage)
+        self.result.errors.append(StageError(stage=stage, type=type(exc).__name__, message=message))
+
+    def vectors(self) -> dict[str, "np.ndarray"]:
+        """The arrays of ``vectors.npz`` beside the result (names are part of the output format:
+        the search index and ``avpipe train align`` read them)."""
+        import numpy as np
+
+        out: dict[str, np.ndarray] = {}
+        k = self.keyframe_vectors
+        if k is not None:
+            out.update(keyframe_t=k.t, keyframes=k.vectors, model=np.array(k.model))
+            if k.features is not None:
+                out["features"] = k.features
+        a = self.audio_windows
+        if a is not None:
+            out.update(audio_t=a.t, audio_db=a.db, audio_pitch_hz=a.pitch_hz, audio_rate_wps=a.rate_wps)
+        s = self.segment_vectors
+        if s is not None:
+            out.update(segments=s.vectors, segment_t=s.t)
+            if s.evidence is not None:
+                out["segment_evidence"] = s.evidence
+        return out
+
+
+class Stage:
+    """Base of all stages: ``run`` once after decode, in pipeline order; frame consumers also
+    get ``on_frame`` for each sampled frame during decode."""
+
+    #: The name a pipeline file lists, and the key of ``result.stages``.
+    name: ClassVar[str]
+    #: Artifacts that must exist first (:meth:`VideoContext.has`); missing ones were reported upstream.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.backend: str | None = None  # what ran, for result.stages (set by run)
+        self.model: str | None = None
+        self.status = "ok"  # "ok", "partial" or "error", for result.stages
+        self.excluded_seconds = 0.0  # time already recorded under other stages' names
+
+    def ready(self, ctx: VideoContext) -> bool:
+        """Whether this stage can run: it has not failed and what it needs exists."""
+        return self.name not in ctx.failed and all(ctx.has(n) for n in self.needs)
+
+    def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
+        """Called for each sampled frame during decode (frame consumers override this)."""
+
+    def run(self, ctx: VideoContext) -> None:
+        """Called once, in pipeline order, after decode."""

@@ -1,0 +1,25 @@
+"""The events stage: speech turns, visual labels entering and leaving, keywords; then one merged,
+time-ordered list of every event (:mod:`avpipe.understand.events`)."""
+
+from __future__ import annotations
+
+from .base import Stage, VideoContext
+
+
+class EventStage(Stage):
+    """Adds its own events to those earlier stages made, and merges near duplicates."""
+
+    name = "events"
+
+    def run(self, ctx: VideoContext) -> None:
+        from ..understand import events
+
+        o = ctx.options.events
+        r = ctx.result
+        found = events.speech_turns(r.transcript.segments, o.turn_gap_s)
+        found += events.label_events(r.keyframes, r.shots, r.video.duration_s or 0.0, o.label_min_score)
+        if r.transcript.segments and o.keywords:
+            from ..vision.text import load_text
+
+            found += events.keyword_events(r.transcript.segments, o.keywords, load_text())
+        r.events = events.merge([*r.events, *found], o.merge_gap_s)
