@@ -175,17 +175,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet,
                      shard=args.shard, resume=not args.force, log_stderr=args.log_json)
+    search = args.shard is None and not args.no_index
     if args.engine == "ray":
         from .engines.ray import run_batch_ray
 
-        summary = run_batch_ray(inputs, args.out, pipeline, run)
+        summary = run_batch_ray(inputs, args.out, pipeline, run, search=search)
     else:
-        summary = run_batch(inputs, args.out, pipeline, run)
+        summary = run_batch(inputs, args.out, pipeline, run, search=search)
     if args.shard is not None:
         print("avpipe: sharded run: the search index is left to `avpipe index DIR` once every shard is done",
               file=sys.stderr)
-    elif not args.no_index:
-        _update_index(args.out)
+    elif summary.search_error:
+        print(f"avpipe: search index not updated: {summary.search_error}", file=sys.stderr)
+    elif summary.search is not None:
+        _print_index_counts(summary.search)
     ok = [r for r in summary.records if r.status == "ok"]
     partial = sum(r.partial for r in ok)
     skipped = sum(r.status == "skipped" for r in summary.records)
@@ -198,7 +201,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _update_index(out: str) -> dict | None:
-    """Update DIR/search/ after a run; a failure here is reported, never fatal to the batch."""
+    """``avpipe index DIR``: update DIR/search/; a failure is reported."""
     from .search import update_index
 
     try:
@@ -206,9 +209,13 @@ def _update_index(out: str) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - the results themselves are complete
         print(f"avpipe: search index not updated: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
+    _print_index_counts(counts)
+    return counts
+
+
+def _print_index_counts(counts: dict) -> None:
     print(f"avpipe: search index: {counts['added']} added, {counts['updated']} updated, "
           f"{counts['removed']} removed, {counts['kept']} unchanged", file=sys.stderr)
-    return counts
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

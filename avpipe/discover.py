@@ -29,6 +29,9 @@ class Input:
     input: str
     path: Path
     video_id: str
+    # The ledger's content key (size + sampled hash), once the batch has computed it, so the
+    # worker does not read the file's samples a second time.
+    content_key: str | None = None
 
 
 def is_video_file(path: Path) -> bool:

@@ -8,6 +8,12 @@ dead worker was inside decord, the video is tried once more with PyAV before it 
 
 Workers are long-lived: each takes videos one after another, so models that later stages load
 are loaded once per worker, not once per video.
+
+Two public pieces serve both engines (this one and :mod:`avpipe.engines.ray`):
+:class:`WorkerPool` runs videos in worker processes, and :class:`Batch` owns what a batch
+leaves beside the results (``index.jsonl``, ``log.jsonl``, ``index.html``, the search index).
+A worker reports each video as an :class:`Outcome`: its index record plus its stage times, so
+the driver never re-reads a result to log it.
 """
 
 from __future__ import annotations
@@ -28,12 +34,12 @@ from multiprocessing.connection import wait as wait_any
 from pathlib import Path
 from typing import Callable
 
+from .atomic import atomic_write_text, publish_dir
 from .discover import Input, discover
 from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
 from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord
-from .atomic import atomic_write_text, publish_dir
 from .writers import WRITERS, dumps_line
 
 TMP_DIR = ".avpipe-tmp"
@@ -67,9 +73,21 @@ class RunOptions:
 
 
 @dataclass
+class Outcome:
+    """What became of one input: its ``index.jsonl`` record and, for a result, one entry per
+    stage (``stage``, ``seconds``, ``status``, ``error_type``) for the structured log."""
+
+    record: IndexRecord
+    stages: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class BatchSummary:
     records: list[IndexRecord] = field(default_factory=list)
     index_path: Path | None = None
+    # The search index update: counts of videos added, updated, removed and kept, or why it failed.
+    search: dict | None = None
+    search_error: str | None = None
 
     @property
     def failed(self) -> int:
@@ -90,8 +108,8 @@ def run_tmp(out: Path, run_pid: int) -> Path:
 
 
 def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tuple[str, ...],
-                notify: Callable[[str, object], None], tmp_root: Path) -> IndexRecord:
-    """Process one input into ``out/<video_id>/`` and return its index record.
+                notify: Callable[[str, object], None], tmp_root: Path) -> Outcome:
+    """Process one input into ``out/<video_id>/`` and say what became of it.
 
     The result folder is built under ``tmp_root`` (inside ``out/.avpipe-tmp/``) and renamed
     into place only when complete; on failure it is removed and nothing appears under ``out``.
@@ -103,7 +121,7 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        content = content_key(item.path) if item.path.is_file() else ""
+        content = item.content_key or (content_key(item.path) if item.path.is_file() else "")
         result = process_video(item.path, item.video_id, tmp, pipeline, notify=notify)
         for name in dict.fromkeys(("json", *formats)):
             WRITERS[name](result, tmp)
@@ -114,12 +132,15 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
     except Exception as exc:  # noqa: BLE001 - one bad file is one error record
         shutil.rmtree(tmp, ignore_errors=True)
         message = exc.message if isinstance(exc, AvpipeError) else f"{exc}"
-        return IndexRecord(input=item.input, video_id=item.video_id, status="error",
-                           seconds=round(time.perf_counter() - t0, 3),
-                           error=ErrorInfo(type=type(exc).__name__, message=message or type(exc).__name__))
-    return IndexRecord(input=item.input, video_id=item.video_id, status="ok",
-                       result=f"{item.video_id}/result.json", partial=bool(result.errors),
-                       seconds=round(time.perf_counter() - t0, 3))
+        return Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="error",
+                                   seconds=round(time.perf_counter() - t0, 3),
+                                   error=ErrorInfo(type=type(exc).__name__, message=message or type(exc).__name__)))
+    errors = {e.stage: e.type for e in result.errors}
+    stages = [{"stage": name, "seconds": info.seconds, "status": info.status, "error_type": errors.get(name)}
+              for name, info in result.stages.items()]
+    return Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="ok",
+                               result=f"{item.video_id}/result.json", partial=bool(result.errors),
+                               seconds=round(time.perf_counter() - t0, 3)), stages)
 
 
 def _load(ref: str) -> Callable:
@@ -143,8 +164,8 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
         if task is None:
             return
         item, pipeline = task
-        record = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)), tmp_root)
-        conn.send(("done", record.model_dump(), None))
+        outcome = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)), tmp_root)
+        conn.send(("done", outcome, None))
 
 
 def _die_with_parent() -> None:
@@ -174,16 +195,62 @@ class _Worker:
     retried: bool = False
 
 
-class _Pool:
+class WorkerPool:
+    """Worker processes, each taking videos one after another with a time limit per video.
+
+    :meth:`run` hands out a list of inputs and returns when each has an :class:`Outcome`; the
+    pool stays open for more (a Ray actor keeps one for every video it is given) until
+    :meth:`close`. A worker that dies or overruns its deadline is killed and replaced, and its
+    video becomes an error record; a video whose worker died inside decord is tried once more
+    with PyAV first.
+    """
+
     def __init__(self, out: Path, run: RunOptions) -> None:
         self.ctx = mp.get_context("spawn")  # no inherited locks or CUDA state
-        self.out, self.run = out, run
+        self.out, self.run_options = out, run
         self.workers: list[_Worker] = []
 
-    def spawn(self) -> _Worker:
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, items: list[Input], pipeline: PipelineOptions, finish: Callable[[Outcome], None]) -> None:
+        """Process ``items``, calling ``finish`` with each one's outcome as it arrives."""
+        run = self.run_options
+        size = max(1, run.workers)
+        queue: deque[tuple[Input, PipelineOptions, bool]] = deque((item, pipeline, False) for item in items)
+        while queue or any(w.item for w in self.workers):
+            while queue and (len(self.workers) < size or any(w.item is None for w in self.workers)):
+                worker = next((w for w in self.workers if w.item is None), None) or self._spawn()
+                item, pipe, retried = queue.popleft()
+                worker.item, worker.pipeline, worker.in_decord = item, pipe, False
+                worker.started = time.monotonic()
+                worker.deadline = _deadline(run, worker.started, None)
+                worker.retried = retried
+                worker.conn.send((item, pipe))
+            busy = [w for w in self.workers if w.item is not None]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=min(timeout, 5.0))
+            for worker in busy:
+                self._service(worker, queue, finish)
+
+    def close(self) -> None:
+        """Ask every worker to stop, and kill those that do not."""
+        for worker in list(self.workers):
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=5)
+            self._retire(worker, kill=True)
+
+    def _spawn(self) -> _Worker:
+        run = self.run_options
         parent, child = self.ctx.Pipe()
-        share = max(1, len(os.sched_getaffinity(0)) // self.run.workers) if self.run.workers > 1 else 0
-        process = self.ctx.Process(target=_worker_main, args=(child, self.out, self.run.formats, self.run.worker_fn,
+        share = max(1, len(os.sched_getaffinity(0)) // run.workers) if run.workers > 1 else 0
+        process = self.ctx.Process(target=_worker_main, args=(child, self.out, run.formats, run.worker_fn,
                                                                  run_tmp(self.out, os.getpid()), share),
                                    daemon=True, name="avpipe-worker")
         process.start()
@@ -192,7 +259,7 @@ class _Pool:
         self.workers.append(worker)
         return worker
 
-    def retire(self, worker: _Worker, kill: bool) -> None:
+    def _retire(self, worker: _Worker, kill: bool) -> None:
         if kill and worker.process.is_alive():
             worker.process.kill()
         worker.process.join(timeout=10)
@@ -202,14 +269,44 @@ class _Pool:
             for leftover in run_tmp(self.out, os.getpid()).glob(f"{worker.item.video_id}.*"):
                 shutil.rmtree(leftover, ignore_errors=True)
 
-    def close(self) -> None:
-        for worker in list(self.workers):
-            try:
-                worker.conn.send(None)
-            except OSError:
-                pass
-            worker.process.join(timeout=5)
-            self.retire(worker, kill=True)
+    def _service(self, worker: _Worker, queue: deque, finish: Callable[[Outcome], None]) -> None:
+        """Read what a busy worker sent; detect its death or its deadline."""
+        run = self.run_options
+        item = worker.item
+        try:
+            while worker.conn.poll():
+                kind, a, b = worker.conn.recv()
+                if kind == "note" and a == "duration":
+                    worker.deadline = _deadline(run, worker.started, b)
+                elif kind == "note" and a == "decode_backend":
+                    worker.in_decord = b == "decord"
+                elif kind == "note" and a == "decode_done":
+                    worker.in_decord = False
+                elif kind == "done":
+                    worker.item = None
+                    finish(a)
+                    return
+        except (EOFError, OSError):
+            pass  # the worker died mid-message; handled below
+        died = not worker.process.is_alive()
+        late = time.monotonic() > worker.deadline
+        if not (died or late):
+            return
+        seconds = time.monotonic() - worker.started
+        self._retire(worker, kill=True)
+        if worker.in_decord and not worker.retried:
+            # decord hung or aborted: try the same video once more with PyAV.
+            pyav = dataclasses.replace(worker.pipeline, decode=dataclasses.replace(worker.pipeline.decode, backend="pyav"))
+            queue.appendleft((item, pyav, True))
+            return
+        if died:
+            code = worker.process.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            error = WorkerCrashed(f"the worker process died ({how}) while processing this video", item.path)
+        else:
+            error = WorkerTimeout(f"processing took longer than its limit ({seconds:.0f} s) and was stopped", item.path)
+        finish(Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="error", seconds=round(seconds, 3),
+                                   error=ErrorInfo(type=type(error).__name__, message=error.message))))
 
 
 def _deadline(run: RunOptions, started: float, duration: float | None) -> float:
@@ -233,208 +330,151 @@ def _clean_stale_tmp(out: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-class _Index:
-    """index.jsonl, rewritten atomically (throttled) as records arrive, in input order."""
-
-    def __init__(self, path: Path, order: list[Input]) -> None:
-        self.path, self.order = path, {item.input: i for i, item in enumerate(order)}
-        self.records: list[IndexRecord] = []
-        self.written = 0.0
-
-    def add(self, record: IndexRecord) -> None:
-        self.records.append(record)
-        if time.monotonic() - self.written >= INDEX_FLUSH_S:
-            self.flush()
-
-    def flush(self) -> None:
-        ordered = sorted(self.records, key=lambda r: self.order.get(r.input, len(self.order)))
-        atomic_write_text(self.path, "".join(dumps_line(r.model_dump(exclude_none=True)) + "\n" for r in ordered))
-        self.written = time.monotonic()
-
-
-class _Log:
-    """The structured log: one JSON line per video and stage (``video_id``, ``stage``,
-    ``seconds``, ``status``, ``error_type``), appended to ``log.jsonl`` in the out folder."""
-
-    def __init__(self, path: Path, echo: bool) -> None:
-        self.path, self.echo = path, echo
-
-    def write(self, record: IndexRecord, out: Path) -> None:
-        lines = []
-        base = {"time": round(time.time(), 3), "input": record.input, "video_id": record.video_id}
-        if record.status == "ok" and record.result:
-            try:
-                result = json.loads((out / record.result).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                result = {}
-            errors = {e["stage"]: e["type"] for e in result.get("errors", [])}
-            for stage, info in result.get("stages", {}).items():
-                lines.append({**base, "stage": stage, "seconds": info["seconds"], "status": info.get("status", "ok"),
-                              "error_type": errors.get(stage)})
-        lines.append({**base, "stage": "video", "seconds": record.seconds, "status": record.status,
-                      "error_type": record.error.type if record.error else None})
-        text = "".join(dumps_line(line) + "\n" for line in lines)
-        with open(self.path, "a", encoding="utf-8") as f:  # O_APPEND: whole lines, one writer per file
-            f.write(text)
-        if self.echo:
-            sys.stderr.write(text)
-
-
-def _names(run: RunOptions) -> tuple[str, str]:
-    if run.shard is None:
-        return "index.jsonl", "log.jsonl"
-    i, n = run.shard
-    return f"index.shard-{i}-of-{n}.jsonl", f"log.shard-{i}-of-{n}.jsonl"
-
-
-def write_batch_page(out: Path, records: list[IndexRecord], order: dict[str, int]) -> None:
-    """``index.html`` for the batch; a failure here is reported, never fatal."""
-    from .report import write_index
-
-    try:
-        write_index(out, sorted(records, key=lambda r: order.get(r.input, 0)))
-    except Exception as exc:  # noqa: BLE001 - the results themselves are complete
-        print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+# --------------------------------------------------------------------------- the batch
 
 
 def skip_finished(items: list[Input], out: Path, pipeline: PipelineOptions, formats: tuple[str, ...]
                   ) -> tuple[list[Input], list[IndexRecord]]:
-    """Split inputs into those to process and ``skipped`` records for those already finished
-    with the same content and pipeline (see :mod:`avpipe.ledger`)."""
+    """Split inputs into those to process (with their content key, computed once here) and
+    ``skipped`` records for those already finished with the same content and pipeline (see
+    :mod:`avpipe.ledger`)."""
     key = pipeline_key(pipeline, formats)
     todo, skipped = [], []
     for item in items:
         try:
-            done = item.path.is_file() and finished(out / item.video_id, content_key(item.path), key)
+            content = content_key(item.path) if item.path.is_file() else None
         except OSError:
-            done = False
-        if done:
+            content = None
+        if content is not None and finished(out / item.video_id, content, key):
             skipped.append(IndexRecord(input=item.input, video_id=item.video_id, status="skipped",
                                        result=f"{item.video_id}/result.json", seconds=0.0))
         else:
-            todo.append(item)
+            todo.append(dataclasses.replace(item, content_key=content))
     return todo, skipped
 
 
-def prepare_batch(inputs: list[str], out: Path, pipeline: PipelineOptions, run: RunOptions
-                  ) -> tuple[list[Input], "_Index", "_Log", list[Input], list[IndexRecord]]:
-    """What every engine does first: create ``out``, discover the inputs (this shard's), open
-    the index and the log, and split the inputs into those to do and those already finished."""
-    out.mkdir(parents=True, exist_ok=True)
-    items = discover(inputs)
-    if run.shard is not None:
-        i, n = run.shard
-        items = [item for position, item in enumerate(items) if position % n == i]
-    index_name, log_name = _names(run)
-    index = _Index(out / index_name, items)
-    log = _Log(out / log_name, run.log_stderr)
-    todo, skipped = skip_finished(items, out, pipeline, run.formats) if run.resume else (items, [])
-    return items, index, log, todo, skipped
+class Batch:
+    """One batch run into ``out``, whatever the engine: it discovers the inputs (this shard's),
+    splits off those already finished, and owns what the batch writes beside the results.
+
+    - ``index.jsonl``: one record per input in input order, rewritten atomically (throttled)
+      as outcomes arrive, and at the end;
+    - ``log.jsonl``: one JSON line per video and stage (``video_id``, ``stage``, ``seconds``,
+      ``status``, ``error_type``), appended;
+    - at :meth:`close`, ``index.html`` and (when asked) the search index ``search/``.
+
+    A shard writes ``index.shard-I-of-N.jsonl`` and ``log.shard-I-of-N.jsonl``, and leaves the
+    page and the search index to a run over the whole folder.
+    """
+
+    def __init__(self, inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions) -> None:
+        self.out, self.pipeline, self.run = Path(out), pipeline, run
+        self.out.mkdir(parents=True, exist_ok=True)
+        items = discover(inputs)
+        if run.shard is not None:
+            i, n = run.shard
+            items = [item for position, item in enumerate(items) if position % n == i]
+        self.items = items
+        self.order = {item.input: i for i, item in enumerate(items)}
+        suffix = "" if run.shard is None else f".shard-{run.shard[0]}-of-{run.shard[1]}"
+        self.index_path = self.out / f"index{suffix}.jsonl"
+        self.log_path = self.out / f"log{suffix}.jsonl"
+        self.records: list[IndexRecord] = []
+        self._flushed = 0.0
+        self.todo, skipped = (skip_finished(items, self.out, pipeline, run.formats) if run.resume
+                              else (items, []))
+        for record in skipped:
+            self.add(Outcome(record))
+
+    def add(self, outcome: Outcome) -> None:
+        """Take one input's outcome: into the index (flushed at most every 2 s) and the log."""
+        self.records.append(outcome.record)
+        self._log(outcome)
+        if time.monotonic() - self._flushed >= INDEX_FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite ``index.jsonl`` with every record so far, in input order."""
+        atomic_write_text(self.index_path, "".join(dumps_line(r.model_dump(exclude_none=True)) + "\n"
+                                                   for r in self.ordered()))
+        self._flushed = time.monotonic()
+
+    def ordered(self) -> list[IndexRecord]:
+        return sorted(self.records, key=lambda r: self.order.get(r.input, len(self.order)))
+
+    def close(self, search: bool = False) -> BatchSummary:
+        """Write the final index, the batch page and (``search``) the search index; the page and
+        the search index never fail the batch: their errors are reported, the results stand."""
+        self.flush()
+        summary = BatchSummary(records=self.ordered(), index_path=self.index_path)
+        if self.run.shard is not None:
+            return summary
+        if "html" in self.run.formats:
+            from .report import write_index
+
+            try:
+                write_index(self.out, summary.records)
+            except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+                print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if search:
+            from .search import update_index
+
+            try:
+                summary.search = update_index(self.out)
+            except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+                summary.search_error = f"{type(exc).__name__}: {exc}"
+        return summary
+
+    def _log(self, outcome: Outcome) -> None:
+        record = outcome.record
+        base = {"time": round(time.time(), 3), "input": record.input, "video_id": record.video_id}
+        lines = [{**base, **stage} for stage in outcome.stages]
+        lines.append({**base, "stage": "video", "seconds": record.seconds, "status": record.status,
+                      "error_type": record.error.type if record.error else None})
+        text = "".join(dumps_line(line) + "\n" for line in lines)
+        with open(self.log_path, "a", encoding="utf-8") as f:  # O_APPEND: whole lines, one writer per file
+            f.write(text)
+        if self.run.log_stderr:
+            sys.stderr.write(text)
 
 
-def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions()) -> BatchSummary:
+def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions(),
+              search: bool = False) -> BatchSummary:
     """Process every video found in ``inputs`` into ``out`` and write ``out/index.jsonl``.
 
     Never raises for a bad input: each becomes an ``error`` record. Inputs already finished with
-    the same content and pipeline are ``skipped`` (no model work). Returns the records in input
-    order; ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
+    the same content and pipeline are ``skipped`` (no model work). With ``search``, the search
+    index ``out/search/`` is brought up to date at the end. Returns the records in input order;
+    ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
     """
     from tqdm import tqdm
 
-    out = Path(out)
-    items, index, log, todo, skipped = prepare_batch(inputs, out, pipeline, run)
-    _clean_stale_tmp(out)
-    bar = tqdm(total=len(items), unit="video", disable=not run.progress, file=sys.stderr, dynamic_ncols=True)
+    batch = Batch(inputs, out, pipeline, run)
+    _clean_stale_tmp(batch.out)
+    bar = tqdm(total=len(batch.items), initial=len(batch.records), unit="video", disable=not run.progress,
+               file=sys.stderr, dynamic_ncols=True)
 
-    def finish(record: IndexRecord) -> None:
-        index.add(record)
-        log.write(record, out)
+    def finish(outcome: Outcome) -> None:
+        batch.add(outcome)
         bar.update(1)
-        bar.set_postfix_str(f"{record.status}: {record.input[-40:]}", refresh=False)
+        bar.set_postfix_str(f"{outcome.record.status}: {outcome.record.input[-40:]}", refresh=False)
 
+    completed = False
     try:
-        for record in skipped:
-            finish(record)
         if run.workers <= 0:
             fn = _load(run.worker_fn)
-            for item in todo:
-                finish(fn(item, out, pipeline, run.formats, lambda kind, value: None, run_tmp(out, os.getpid())))
-        elif todo:
-            _run_pool(todo, out, pipeline, run, finish)
+            for item in batch.todo:
+                finish(fn(item, batch.out, pipeline, run.formats, lambda kind, value: None, run_tmp(batch.out, os.getpid())))
+        elif batch.todo:
+            with WorkerPool(batch.out, run) as pool:
+                pool.run(batch.todo, pipeline, finish)
+        completed = True
     finally:
-        index.flush()
         bar.close()
-        if "html" in run.formats and run.shard is None:
-            write_batch_page(out, index.records, index.order)
-        shutil.rmtree(run_tmp(out, os.getpid()), ignore_errors=True)
+        shutil.rmtree(run_tmp(batch.out, os.getpid()), ignore_errors=True)
         try:
-            (out / TMP_DIR).rmdir()
+            (batch.out / TMP_DIR).rmdir()
         except OSError:
             pass
-    records = sorted(index.records, key=lambda r: index.order.get(r.input, 0))
-    return BatchSummary(records=records, index_path=index.path)
-
-
-def _run_pool(items: list[Input], out: Path, pipeline: PipelineOptions, run: RunOptions,
-              finish: Callable[[IndexRecord], None], pool: "_Pool | None" = None) -> None:
-    """Run ``items`` on worker processes; a given ``pool`` is left open for more (Ray actors)."""
-    own = pool is None
-    pool = pool or _Pool(out, run)
-    queue: deque[tuple[Input, PipelineOptions, bool]] = deque((item, pipeline, False) for item in items)
-    try:
-        while queue or any(w.item for w in pool.workers):
-            while queue and (len(pool.workers) < run.workers or any(w.item is None for w in pool.workers)):
-                worker = next((w for w in pool.workers if w.item is None), None) or pool.spawn()
-                item, pipe, retried = queue.popleft()
-                worker.item, worker.pipeline, worker.in_decord = item, pipe, False
-                worker.started = time.monotonic()
-                worker.deadline = _deadline(run, worker.started, None)
-                worker.retried = retried
-                worker.conn.send((item, pipe))
-            busy = [w for w in pool.workers if w.item is not None]
-            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-            wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=min(timeout, 5.0))
-            for worker in busy:
-                _service(pool, worker, run, queue, finish)
-    finally:
-        if own:
-            pool.close()
-
-
-def _service(pool: _Pool, worker: _Worker, run: RunOptions, queue: deque, finish: Callable[[IndexRecord], None]) -> None:
-    """Read what a busy worker sent; detect its death or its deadline."""
-    item = worker.item
-    try:
-        while worker.conn.poll():
-            kind, a, b = worker.conn.recv()
-            if kind == "note" and a == "duration":
-                worker.deadline = _deadline(run, worker.started, b)
-            elif kind == "note" and a == "decode_backend":
-                worker.in_decord = b == "decord"
-            elif kind == "note" and a == "decode_done":
-                worker.in_decord = False
-            elif kind == "done":
-                worker.item = None
-                finish(IndexRecord.model_validate(a))
-                return
-    except (EOFError, OSError):
-        pass  # the worker died mid-message; handled below
-    died = not worker.process.is_alive()
-    late = time.monotonic() > worker.deadline
-    if not (died or late):
-        return
-    seconds = time.monotonic() - worker.started
-    pool.retire(worker, kill=True)
-    if worker.in_decord and not worker.retried:
-        # decord hung or aborted: try the same video once more with PyAV.
-        pyav = dataclasses.replace(worker.pipeline, decode=dataclasses.replace(worker.pipeline.decode, backend="pyav"))
-        queue.appendleft((item, pyav, True))
-        return
-    if died:
-        code = worker.process.exitcode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        error = WorkerCrashed(f"the worker process died ({how}) while processing this video", item.path)
-    else:
-        error = WorkerTimeout(f"processing took longer than its limit ({seconds:.0f} s) and was stopped", item.path)
-    finish(IndexRecord(input=item.input, video_id=item.video_id, status="error", seconds=round(seconds, 3),
-                       error=ErrorInfo(type=type(error).__name__, message=error.message)))
+        summary = batch.close(search=search and completed)  # an interrupted batch leaves search as it was
+    return summary

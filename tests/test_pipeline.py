@@ -46,3 +46,57 @@ def test_process_video_reports_per_stage(gen, tmp_path):
     assert len(result.shots) == 3 and len(result.keyframes) == 3
     assert all((tmp_path / k.thumbnail).stat().st_size > 500 for k in result.keyframes)
     assert result.errors == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[fusion]\nstrategy = "hybird"', r"\[fusion\] strategy = 'hybird' is not allowed; choose one of: 'hybrid', 'late', 'early'"),
+    ('[speech]\nbackend = "whisperx"', r"\[speech\] backend = 'whisperx' is not allowed"),
+    ('[summary]\nbackend = "gpt"', r"\[summary\] backend = 'gpt' is not allowed"),
+    ('[vision]\nbackend = "resnet"', r"\[vision\] backend = 'resnet' is not allowed"),
+    ('device = "gpu"', r"device = 'gpu' is not allowed"),
+    ('[decode]\nfps = 0', r"\[decode\] fps = 0 is out of range; it must be > 0"),
+    ('[keyframes]\njpeg_quality = 101', r"\[keyframes\] jpeg_quality = 101 is out of range; it must be >= 1 and <= 100"),
+    ('[shots]\nthreshold = "high"', r"\[shots\] threshold = 'high' must be of type float"),
+    ('[vision]\nfaces = 1', r"\[vision\] faces = 1 must be of type bool"),
+    ('[decode]\nmax_frames = 2.5', r"\[decode\] max_frames = 2.5 must be of type int"),
+    ('[speech]\nmodel = "tiny"', r"\[speech\] model = 'tiny' is neither a known model \(tiny.en, base"),
+    ('[vision]\nbackend = "clip"', r"\[vision\] clip_model: the clip backend needs"),
+    ('[summary]\nbackend = "transformers"', r"\[summary\] model: the transformers backend needs"),
+    ('[summary]\nmin_highlights = 5\nmax_highlights = 2', "max_highlights = 2 is below min_highlights = 5"),
+    ('[fusion]\nalign_weights = "/nonexistent/align.safetensors"', r"\[fusion\] align_weights = .*no such file"),
+    ('stages = ["probe", "decode", "decode"]', "listed twice"),
+    ('fusion = 3', r"\[fusion\] must be a table"),
+])
+def test_every_value_is_checked_when_the_file_is_parsed(text, message):
+    with pytest.raises(PipelineConfigError, match=message):
+        parse_pipeline(text, where="p.toml")
+
+
+def test_a_bad_pipeline_file_fails_the_run_before_any_video(tmp_path, gen):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[fusion]\nstrategy = "hybird"\n')
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "avpipe", "run", str(gen("no_audio.mp4")), "--out", str(out),
+                           "--pipeline", str(bad)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "[fusion] strategy = 'hybird'" in done.stderr and "'hybrid', 'late', 'early'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_option_choices_match_the_backend_registries():
+    import dataclasses
+
+    from avpipe.options import SpeechOptions, VisionOptions
+    from avpipe.speech.base import _BACKENDS
+    from avpipe.stages import STAGES
+    from avpipe.vision.base import _ENCODERS
+
+    def choices(cls, name):
+        return set(next(f for f in dataclasses.fields(cls) if f.name == name).metadata["choices"])
+
+    assert choices(SpeechOptions, "backend") == set(_BACKENDS)
+    assert choices(VisionOptions, "backend") == set(_ENCODERS)
+    assert {n for n in STAGES} >= set(load_pipeline().stages)

@@ -17,41 +17,37 @@ an existing one; without it a local cluster is started for the run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
 
 from ..discover import Input
 from ..options import PipelineOptions
-from ..runner import BatchSummary, RunOptions, prepare_batch, write_batch_page
+from ..runner import Batch, BatchSummary, Outcome, RunOptions, WorkerPool
 from ..schema import ErrorInfo, IndexRecord
 
 
 class VideoActor:
-    """A Ray actor: one local worker pool of one process, reused for every video it is given."""
+    """A Ray actor: one worker pool of one process, reused for every video it is given."""
 
     def __init__(self, out: str, pipeline: PipelineOptions, run: RunOptions) -> None:
-        from ..runner import _Pool
-
         self.out, self.pipeline = Path(out), pipeline
-        self.run = dataclasses.replace(run, workers=1, progress=False)
-        self.pool = _Pool(self.out, self.run)
+        self.pool = WorkerPool(self.out, dataclasses.replace(run, workers=1, progress=False))
 
     def __call__(self, batch: dict) -> dict:
-        from ..runner import _run_pool
-
-        records = []
-        for raw, path, video_id in zip(batch["input"], batch["path"], batch["video_id"]):
-            item = Input(input=str(raw), path=Path(str(path)), video_id=str(video_id))
-            done: list[IndexRecord] = []
+        rows = []
+        for raw, path, video_id, key in zip(batch["input"], batch["path"], batch["video_id"], batch["content_key"]):
+            item = Input(input=str(raw), path=Path(str(path)), video_id=str(video_id), content_key=key or None)
+            done: list[Outcome] = []
             try:
-                _run_pool([item], self.out, self.pipeline, self.run, done.append, pool=self.pool)
-                record = done[0]
+                self.pool.run([item], self.pipeline, done.append)
+                outcome = done[0]
             except Exception as exc:  # noqa: BLE001 - an error row, never a failed block
-                record = IndexRecord(input=item.input, video_id=item.video_id, status="error",
-                                     error=ErrorInfo(type=type(exc).__name__, message=str(exc) or type(exc).__name__))
-            records.append(record.model_dump_json())
-        return {"record": records}
+                outcome = Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="error",
+                                              error=ErrorInfo(type=type(exc).__name__, message=str(exc) or type(exc).__name__)))
+            rows.append(json.dumps({"record": outcome.record.model_dump(), "stages": outcome.stages}))
+        return {"outcome": rows}
 
 
 def _init_ray():
@@ -72,34 +68,31 @@ def _init_ray():
     return ray
 
 
-def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions | None = None
-                  ) -> BatchSummary:
+def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions | None = None,
+                  search: bool = False) -> BatchSummary:
     """Like :func:`avpipe.runner.run_batch`, on Ray Data (see the module docstring)."""
     run = run or RunOptions()
-    out = Path(out).resolve()
-    _, index, log, todo, skipped = prepare_batch(inputs, out, pipeline, run)
-    for record in skipped:
-        index.add(record)
-        log.write(record, out)
+    batch = Batch(inputs, Path(out).resolve(), pipeline, run)
+    completed = False
     try:
-        if todo:
+        if batch.todo:
             ray = _init_ray()
             gpus = ray.cluster_resources().get("GPU", 0)
             use_gpu = pipeline.device == "cuda" or (pipeline.device == "auto" and gpus > 0)
-            rows = [{"input": i.input, "path": str(Path(i.path).resolve()), "video_id": i.video_id} for i in todo]
+            rows = [{"input": i.input, "path": str(Path(i.path).resolve()), "video_id": i.video_id,
+                     "content_key": i.content_key or ""} for i in batch.todo]
             data = ray.data.from_items(rows, override_num_blocks=len(rows))
-            results = data.map_batches(VideoActor, fn_constructor_kwargs={"out": str(out), "pipeline": pipeline, "run": run},
+            results = data.map_batches(VideoActor, fn_constructor_kwargs={"out": str(batch.out), "pipeline": pipeline,
+                                                                          "run": run},
                                        batch_size=1, concurrency=max(1, run.workers), num_cpus=1,
                                        num_gpus=1 if use_gpu else 0)
             for row in results.iter_rows():
-                record = IndexRecord.model_validate_json(row["record"])
-                index.add(record)
-                log.write(record, out)
+                found = json.loads(row["outcome"])
+                outcome = Outcome(IndexRecord.model_validate(found["record"]), found["stages"])
+                batch.add(outcome)
                 if run.progress:
-                    print(f"avpipe[ray]: {record.status}: {record.input}", file=sys.stderr)
+                    print(f"avpipe[ray]: {outcome.record.status}: {outcome.record.input}", file=sys.stderr)
+        completed = True
     finally:
-        index.flush()
-        if "html" in run.formats and run.shard is None:
-            write_batch_page(out, index.records, index.order)
-    records = sorted(index.records, key=lambda r: index.order.get(r.input, 0))
-    return BatchSummary(records=records, index_path=index.path)
+        summary = batch.close(search=search and completed)
+    return summary
