@@ -6,6 +6,9 @@ the sentence encoder, face and text readers, the heads, generative models) is wr
 the arguments, which must be hashable (options are frozen dataclasses). A lock per loader means
 two threads asking at once load one copy. :func:`clear` forgets everything (tests, and a worker
 that wants its memory back).
+
+:func:`on_load` lets a batch worker tell its supervisor when weights are being loaded, so a
+video's time limit covers its own work and not the first load of the models it needs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,22 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 _CACHES: list[dict] = []
+_HOOKS: list[Callable[[bool], None]] = []
+_DEPTH = threading.local()
+
+
+def on_load(hook: Callable[[bool], None]) -> None:
+    """Call ``hook(True)`` when a loader starts loading (a cache miss) and ``hook(False)`` when it
+    is done; loaders called by loaders count as one load."""
+    _HOOKS.append(hook)
+
+
+def _loading(start: bool) -> None:
+    depth = getattr(_DEPTH, "n", 0) + (1 if start else -1)
+    _DEPTH.n = depth
+    if (start and depth == 1) or (not start and depth == 0):
+        for hook in _HOOKS:
+            hook(start)
 
 
 def once(loader: Callable[..., T]) -> Callable[..., T]:
@@ -30,7 +49,11 @@ def once(loader: Callable[..., T]) -> Callable[..., T]:
         key = (args, tuple(sorted(kwargs.items())))
         with lock:
             if key not in cache:
-                cache[key] = loader(*args, **kwargs)
+                _loading(True)
+                try:
+                    cache[key] = loader(*args, **kwargs)
+                finally:
+                    _loading(False)
             return cache[key]
 
     load.cache = cache  # type: ignore[attr-defined]

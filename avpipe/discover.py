@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,16 @@ def video_id_for(path: Path) -> str:
     return f"{stem}-{digest}"
 
 
-def _walk(folder: Path) -> list[Path]:
+def _special(path: Path) -> bool:
+    """Whether ``path`` exists but is no regular file (a FIFO, socket or device), found without
+    opening it (a dangling link is not special: with a video name it becomes an error record)."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _walk(folder: Path, passed: list[Path] | None) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -68,21 +78,27 @@ def _walk(folder: Path) -> list[Path]:
             if name.startswith("."):
                 continue
             p = Path(root) / name
+            if _special(p):  # a FIFO would block the walk on open; a socket or device is no video
+                if passed is not None:
+                    passed.append(p)
+                continue
             if p.suffix.lower() in VIDEO_EXTENSIONS or is_video_file(p):
                 found.append(p)
     return found
 
 
-def discover(inputs: list[str]) -> list[Input]:
+def discover(inputs: list[str], passed: list[Path] | None = None) -> list[Input]:
     """Expand files and folders into inputs, in a stable order, each real file once.
 
-    A path that does not exist is kept (it becomes an error record, not a crash).
+    A path named directly is always kept, even one that does not exist or is not a regular
+    file (it becomes an error record, not a crash). In folders, FIFOs, sockets and devices are
+    passed over without being opened, and appended to ``passed`` when it is given.
     """
     seen: set[str] = set()
     out: list[Input] = []
     for raw in inputs:
         p = Path(raw)
-        paths = _walk(p) if p.is_dir() else [p]
+        paths = _walk(p, passed) if p.is_dir() else [p]
         for path in paths:
             key = os.path.realpath(path)
             if key in seen:

@@ -28,6 +28,8 @@ def open_container(path: str | Path):
         raise MediaOpenError("no such file", path)
     if p.is_dir():
         raise MediaOpenError("is a folder, not a media file", path)
+    if not p.is_file():  # opening a FIFO would wait for a writer forever; a device may never end
+        raise MediaOpenError("not a regular file (a FIFO, socket or device): not read", path)
     if p.stat().st_size == 0:
         raise MediaOpenError("file is empty (0 bytes)", path)
     try:

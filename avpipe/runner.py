@@ -39,13 +39,16 @@ from .discover import Input, discover
 from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
 from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
-from .schema import ErrorInfo, IndexRecord
+from .schema import ErrorInfo, IndexRecord, printable
 from .writers import WRITERS, dumps_line
 
 TMP_DIR = ".avpipe-tmp"
 #: Time allowed before the duration is known (open and probe), and per second of media after.
 BASE_TIMEOUT_S = 300.0
 TIMEOUT_PER_MEDIA_SECOND = 3.0
+#: Loading models is not part of a video's time: while a worker loads weights its video's clock
+#: stops, and the load has this long of its own.
+LOAD_TIMEOUT_S = 900.0
 #: index.jsonl is rewritten at most this often while a batch runs (and always at the end).
 INDEX_FLUSH_S = 2.0
 
@@ -158,6 +161,9 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
     _die_with_parent()
     if threads > 0:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from .cache import on_load
+
+    on_load(lambda loading: conn.send(("note", "loading", loading)))
     fn = _load(worker_fn)
     while True:
         task = conn.recv()
@@ -190,9 +196,18 @@ class _Worker:
     item: Input | None = None
     pipeline: PipelineOptions | None = None
     started: float = 0.0
-    deadline: float = float("inf")
+    deadline: float = float("inf")  # the video's time limit, not counting model loading
+    loading_since: float | None = None  # when the worker began loading weights, while it does
+    loading_spent: float = 0.0  # seconds spent loading weights during this video
     in_decord: bool = False
     retried: bool = False
+
+    def due(self) -> float:
+        """When this worker's video runs out of time: its limit, moved on by the time spent
+        loading models; while loading, the load's own limit."""
+        if self.loading_since is not None:
+            return self.loading_since + LOAD_TIMEOUT_S
+        return self.deadline + self.loading_spent
 
 
 class WorkerPool:
@@ -228,10 +243,11 @@ class WorkerPool:
                 worker.item, worker.pipeline, worker.in_decord = item, pipe, False
                 worker.started = time.monotonic()
                 worker.deadline = _deadline(run, worker.started, None)
+                worker.loading_since, worker.loading_spent = None, 0.0
                 worker.retried = retried
                 worker.conn.send((item, pipe))
             busy = [w for w in self.workers if w.item is not None]
-            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            timeout = max(0.0, min(w.due() for w in busy) - time.monotonic())
             wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=min(timeout, 5.0))
             for worker in busy:
                 self._service(worker, queue, finish)
@@ -282,6 +298,13 @@ class WorkerPool:
                     worker.in_decord = b == "decord"
                 elif kind == "note" and a == "decode_done":
                     worker.in_decord = False
+                elif kind == "note" and a == "loading":
+                    now = time.monotonic()
+                    if b:
+                        worker.loading_since = now
+                    elif worker.loading_since is not None:
+                        worker.loading_spent += now - worker.loading_since
+                        worker.loading_since = None
                 elif kind == "done":
                     worker.item = None
                     finish(a)
@@ -289,10 +312,11 @@ class WorkerPool:
         except (EOFError, OSError):
             pass  # the worker died mid-message; handled below
         died = not worker.process.is_alive()
-        late = time.monotonic() > worker.deadline
+        late = time.monotonic() > worker.due()
         if not (died or late):
             return
         seconds = time.monotonic() - worker.started
+        loading = worker.loading_since is not None
         self._retire(worker, kill=True)
         if worker.in_decord and not worker.retried:
             # decord hung or aborted: try the same video once more with PyAV.
@@ -303,8 +327,12 @@ class WorkerPool:
             code = worker.process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             error = WorkerCrashed(f"the worker process died ({how}) while processing this video", item.path)
+        elif loading:
+            error = WorkerTimeout(f"loading the models took longer than {LOAD_TIMEOUT_S:.0f} s and was stopped", item.path)
         else:
-            error = WorkerTimeout(f"processing took longer than its limit ({seconds:.0f} s) and was stopped", item.path)
+            spent = seconds - worker.loading_spent
+            error = WorkerTimeout(f"processing took longer than its limit ({spent:.0f} s, not counting "
+                                  f"{worker.loading_spent:.0f} s of model loading) and was stopped", item.path)
         finish(Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="error", seconds=round(seconds, 3),
                                    error=ErrorInfo(type=type(error).__name__, message=error.message))))
 
@@ -370,17 +398,21 @@ class Batch:
     def __init__(self, inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions) -> None:
         self.out, self.pipeline, self.run = Path(out), pipeline, run
         self.out.mkdir(parents=True, exist_ok=True)
-        items = discover(inputs)
+        passed: list[Path] = []
+        items = discover(inputs, passed)
         if run.shard is not None:
             i, n = run.shard
             items = [item for position, item in enumerate(items) if position % n == i]
         self.items = items
-        self.order = {item.input: i for i, item in enumerate(items)}
+        self.order = {printable(item.input): i for i, item in enumerate(items)}  # records hold printable names
         suffix = "" if run.shard is None else f".shard-{run.shard[0]}-of-{run.shard[1]}"
         self.index_path = self.out / f"index{suffix}.jsonl"
         self.log_path = self.out / f"log{suffix}.jsonl"
         self.records: list[IndexRecord] = []
         self._flushed = 0.0
+        for path in passed:
+            self._note(printable(str(path)), "discover", "skipped", "NotARegularFile",
+                       "not a regular file (a FIFO, socket or device): passed over unopened")
         self.todo, skipped = (skip_finished(items, self.out, pipeline, run.formats) if run.resume
                               else (items, []))
         for record in skipped:
@@ -424,6 +456,14 @@ class Batch:
             except Exception as exc:  # noqa: BLE001 - the results themselves are complete
                 summary.search_error = f"{type(exc).__name__}: {exc}"
         return summary
+
+    def _note(self, input: str, stage: str, status: str, error_type: str | None, message: str) -> None:
+        """A log line about an input that gets no index record (passed over in discovery)."""
+        line = {"time": round(time.time(), 3), "input": input, "video_id": None, "stage": stage, "seconds": 0.0,
+                "status": status, "error_type": error_type, "message": message}
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(dumps_line(line) + "\n")
+        print(f"avpipe: {input}: {message}", file=sys.stderr)
 
     def _log(self, outcome: Outcome) -> None:
         record = outcome.record

@@ -13,16 +13,36 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = "1.1"
 
 Status = Literal["ok", "error", "skipped"]
 
 
+def printable(text: str) -> str:
+    r"""``text`` made encodable as UTF-8, losslessly: a file name's bytes that are not UTF-8
+    arrive from the OS as lone surrogates (Python's ``surrogateescape``) and are written as
+    ``\xNN``, so ``b"bad\xff.mp4"`` becomes the text ``bad\xff.mp4``, which tells the bytes back."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class _Model(BaseModel):
     # Unknown fields are an error: a typo in a stage should fail its tests, not vanish.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value):
+        # Paths, stream metadata and error messages may carry a file name's undecodable bytes;
+        # every text of the schema is kept writable as UTF-8 (JSON, HTML, logs).
+        return printable(value) if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------- probe

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 
+from avpipe.cache import once
 from avpipe.runner import process_one
 
 
@@ -34,3 +35,20 @@ def abort_in_decord(item, out, pipeline, formats, notify, tmp_root):
         notify("decode_backend", "decord")
         os.abort()
     return process_one(item, out, pipeline, formats, notify, tmp_root)
+
+
+def slow_model_load(item, out, pipeline, formats, notify, tmp_root):
+    """Load a "model" that takes 8 s (once per worker process, through avpipe's model cache)
+    before each video's work: with a time limit shorter than that, every video must still pass,
+    since the limit covers the video's work, not model loading."""
+    _slow_model()
+    if "hang" in item.path.name:
+        while True:
+            time.sleep(1)
+    return process_one(item, out, pipeline, formats, notify, tmp_root)
+
+
+@once
+def _slow_model():
+    time.sleep(8)
+    return object()

@@ -62,6 +62,21 @@ def test_a_hanging_video_is_cut_off_at_its_timeout(tmp_path, gen, faulty_env):
     _no_leftovers(out)
 
 
+def test_the_time_limit_covers_the_video_not_model_loading(tmp_path, gen, faulty_env):
+    # Each worker loads an 8 s "model" through avpipe's model cache; the limit is 6 s. The worker
+    # killed on hang.mp4 is replaced and the replacement loads again: the videos after it must
+    # still pass (#13: 4 of 5 good clips used to fail WorkerTimeout this way).
+    inputs = _inputs(tmp_path, gen, ["a.mp4", "hang.mp4", "b.mp4", "c.mp4"])
+    out = tmp_path / "out"
+    light = dataclasses.replace(load_pipeline(), stages=("probe", "decode", "shots", "keyframes"))
+    summary = run_batch(inputs, out, light,
+                        RunOptions(workers=2, timeout_s=6, progress=False, worker_fn="faults:slow_model_load"))
+    status = {Path(r.input).name: r for r in summary.records}
+    assert [status[n].status for n in ("a.mp4", "b.mp4", "c.mp4")] == ["ok"] * 3
+    assert status["hang.mp4"].error.type == "WorkerTimeout" and "not counting 8 s of model loading" in status["hang.mp4"].error.message
+    _no_leftovers(out)
+
+
 def test_a_decord_abort_is_retried_with_pyav(tmp_path, gen, faulty_env):
     inputs = _inputs(tmp_path, gen, ["crash.mp4"])
     out = tmp_path / "out"

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..discover import Input
 from ..options import PipelineOptions
 from ..runner import Batch, BatchSummary, Outcome, RunOptions, WorkerPool
-from ..schema import ErrorInfo, IndexRecord
+from ..schema import ErrorInfo, IndexRecord, printable
 
 
 class VideoActor:
@@ -38,7 +38,9 @@ class VideoActor:
     def __call__(self, batch: dict) -> dict:
         rows = []
         for raw, path, video_id, key in zip(batch["input"], batch["path"], batch["video_id"], batch["content_key"]):
-            item = Input(input=str(raw), path=Path(str(path)), video_id=str(video_id), content_key=key or None)
+            # paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string
+            item = Input(input=str(raw), path=Path(os.fsdecode(bytes(path))), video_id=str(video_id),
+                         content_key=key or None)
             done: list[Outcome] = []
             try:
                 self.pool.run([item], self.pipeline, done.append)
@@ -79,7 +81,7 @@ def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions,
             ray = _init_ray()
             gpus = ray.cluster_resources().get("GPU", 0)
             use_gpu = pipeline.device == "cuda" or (pipeline.device == "auto" and gpus > 0)
-            rows = [{"input": i.input, "path": str(Path(i.path).resolve()), "video_id": i.video_id,
+            rows = [{"input": printable(i.input), "path": os.fsencode(Path(i.path).resolve()), "video_id": i.video_id,
                      "content_key": i.content_key or ""} for i in batch.todo]
             data = ray.data.from_items(rows, override_num_blocks=len(rows))
             results = data.map_batches(VideoActor, fn_constructor_kwargs={"out": str(batch.out), "pipeline": pipeline,

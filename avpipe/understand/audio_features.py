@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from ..schema import Segment
 
 FRAME_S = 0.02
+#: torchaudio's pitch tracker smooths over 30 frames and raises on shorter input: a segment or
+#: window shorter than this gets no pitch (its loudness, rate and pauses are still measured).
+PITCH_MIN_S = 0.32
 PAUSE_S = 0.3
 SILENCE_DB = -50.0
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
@@ -74,27 +77,38 @@ def _frame_rms(audio: "np.ndarray", frame: int) -> "np.ndarray":
     return np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
 
 
-def segment_prosody(audio: "np.ndarray", segment: "Segment") -> Prosody:
-    """Prosody of one transcript segment of 16 kHz mono ``audio``."""
+def _pitch(clip: "np.ndarray") -> tuple[float | None, float | None]:
+    """Median voiced F0 (Hz) of the louder half of a clip's frames and its 10-90 % range in
+    semitones; None for a clip too short or too unvoiced to tell (never an error)."""
     import numpy as np
     import torch
     import torchaudio.functional as F
 
+    frame = int(FRAME_S * SAMPLE_RATE)
+    if len(clip) < max(4 * frame, int(PITCH_MIN_S * SAMPLE_RATE)):
+        return None, None
+    try:
+        track = F.detect_pitch_frequency(torch.from_numpy(np.ascontiguousarray(clip, np.float32)).unsqueeze(0),
+                                         SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).squeeze(0).numpy()
+    except RuntimeError:  # a length the tracker cannot smooth: no pitch, the rest is measured
+        return None, None
+    rms = _frame_rms(clip, len(clip) // max(len(track), 1))[: len(track)]
+    track = track[: len(rms)]
+    voiced = track[(rms > np.median(rms)) & (track >= 70) & (track <= 400)] if len(rms) else track[:0]
+    if len(voiced) < 5:
+        return None, None
+    p10, p90 = np.percentile(voiced, [10, 90])
+    return float(np.median(voiced)), float(12 * math.log2(p90 / p10))
+
+
+def segment_prosody(audio: "np.ndarray", segment: "Segment") -> Prosody:
+    """Prosody of one transcript segment of 16 kHz mono ``audio``."""
+    import numpy as np
+
     lo, hi = int(segment.start * SAMPLE_RATE), int(segment.end * SAMPLE_RATE)
     clip = audio[lo:hi]
     loud = db(float(np.sqrt(np.mean(clip.astype(np.float64) ** 2)))) if len(clip) else -120.0
-    pitch = spread = None
-    frame = int(FRAME_S * SAMPLE_RATE)
-    if len(clip) >= 4 * frame:
-        track = F.detect_pitch_frequency(torch.from_numpy(np.ascontiguousarray(clip, np.float32)).unsqueeze(0),
-                                         SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).squeeze(0).numpy()
-        rms = _frame_rms(clip, len(clip) // max(len(track), 1))[: len(track)]
-        track = track[: len(rms)]
-        voiced = track[(rms > np.median(rms)) & (track >= 70) & (track <= 400)] if len(rms) else track[:0]
-        if len(voiced) >= 5:
-            pitch = float(np.median(voiced))
-            p10, p90 = np.percentile(voiced, [10, 90])
-            spread = float(12 * math.log2(p90 / p10))
+    pitch, spread = _pitch(clip)
     words = segment.words
     rate = None
     gaps = [b.start - a.end for a, b in zip(words, words[1:]) if b.start - a.end >= PAUSE_S]
@@ -177,6 +191,8 @@ def window_pitch(audio: "np.ndarray", starts: "np.ndarray", classes: list[str], 
 
     size = int(window_s * SAMPLE_RATE)
     out = np.full(len(starts), np.nan, np.float32)
+    if size < int(PITCH_MIN_S * SAMPLE_RATE):
+        return out
     todo = [i for i, c in enumerate(classes) if c == "speech" and (i + 1) * size <= len(audio)]
     for lo in range(0, len(todo), 256):
         batch = todo[lo : lo + 256]
