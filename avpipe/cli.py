@@ -34,6 +34,16 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -71,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="?", metavar="QUERY", help="what to look for (or --image)")
     search.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder")
     search.add_argument("--image", metavar="PATH", help="find frames like this image")
-    search.add_argument("-k", type=int, default=10, metavar="N", help="moments to return (default 10)")
+    search.add_argument("-k", type=_positive_int, default=10, metavar="N", help="moments to return (default 10)")
     search.add_argument("--modality", choices=("frames", "speech", "both"), default="both")
 
     ask = sub.add_parser("ask", help="answer a question about one processed video, with timestamped evidence")
     ask.add_argument("result", metavar="RESULT_DIR", help="a video's result folder (with result.json)")
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--model", default=None, help="a transformers LM (folder or cached hub id) to generate the answer")
-    ask.add_argument("-k", type=int, default=5, metavar="N", help="evidence items (default 5)")
+    ask.add_argument("-k", type=_positive_int, default=5, metavar="N", help="evidence items (default 5)")
 
     index = sub.add_parser("index", help="build or update the search index of an `avpipe run` output folder")
     index.add_argument("out", metavar="DIR")
@@ -173,15 +183,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not inputs:
         print("avpipe: no inputs (give INPUT... or --manifest FILE)", file=sys.stderr)
         return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"avpipe: --out {args.out} exists and is not a folder", file=sys.stderr)
+        return 2
+    from .discover import discover
+
+    if not discover(inputs):
+        print(f"avpipe: no video found in {' '.join(inputs)} (folders are searched for video files; "
+              "name a file directly to take it whatever it holds)", file=sys.stderr)
+        return 2
     run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet,
                      shard=args.shard, resume=not args.force, log_stderr=args.log_json)
     search = args.shard is None and not args.no_index
-    if args.engine == "ray":
-        from .engines.ray import run_batch_ray
+    from .errors import OutputBusy
 
-        summary = run_batch_ray(inputs, args.out, pipeline, run, search=search)
-    else:
-        summary = run_batch(inputs, args.out, pipeline, run, search=search)
+    try:
+        if args.engine == "ray":
+            from .engines.ray import run_batch_ray
+
+            summary = run_batch_ray(inputs, args.out, pipeline, run, search=search)
+        else:
+            summary = run_batch(inputs, args.out, pipeline, run, search=search)
+    except OutputBusy as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"avpipe: interrupted; the finished results in {args.out} are kept and listed in its index: "
+              "run the same command again to go on from there", file=sys.stderr)
+        return 130
     if args.shard is not None:
         print("avpipe: sharded run: the search index is left to `avpipe index DIR` once every shard is done",
               file=sys.stderr)
@@ -200,8 +230,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
-def _update_index(out: str) -> dict | None:
-    """``avpipe index DIR``: update DIR/search/; a failure is reported."""
+def _update_index(out: str, quiet: bool = False) -> dict | None:
+    """Update DIR/search/ (``avpipe index DIR``, and a repair before a search); a failure is reported."""
     from .search import update_index
 
     try:
@@ -209,43 +239,71 @@ def _update_index(out: str) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - the results themselves are complete
         print(f"avpipe: search index not updated: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
-    _print_index_counts(counts)
+    if not quiet:
+        _print_index_counts(counts)
     return counts
 
 
 def _print_index_counts(counts: dict) -> None:
+    repaired = f", {counts['repaired']} repaired (damaged shards remade)" if counts.get("repaired") else ""
     print(f"avpipe: search index: {counts['added']} added, {counts['updated']} updated, "
-          f"{counts['removed']} removed, {counts['kept']} unchanged", file=sys.stderr)
+          f"{counts['removed']} removed, {counts['kept']} unchanged{repaired}", file=sys.stderr)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from .errors import AvpipeError
+    from pathlib import Path
+
+    from .errors import AvpipeError, BadQuery
     from .search import search
+    from .search.index import IndexDamaged
 
     if (args.query is None) == (args.image is None):
         print("avpipe: give a QUERY or --image PATH (one of them)", file=sys.stderr)
         return 2
-    try:
-        moments = search(args.index, text=args.query, image=args.image, k=args.k, modality=args.modality)
-    except (AvpipeError, OSError) as exc:
-        print(f"avpipe: {exc}", file=sys.stderr)
-        return 1
+    if args.query is not None and not args.query.strip():
+        print("avpipe: the query is empty", file=sys.stderr)
+        return 2
+    if not Path(args.index).is_dir():
+        print(f"avpipe: --index {args.index}: no such folder", file=sys.stderr)
+        return 2
+    for attempt in (1, 2):
+        try:
+            moments = search(args.index, text=args.query, image=args.image, k=args.k, modality=args.modality)
+            break
+        except IndexDamaged as exc:
+            out = Path(args.index)
+            out = out.parent if out.name == "search" else out
+            if attempt == 2 or _update_index(str(out), quiet=True) is None:
+                print(f"avpipe: {exc}; `avpipe index {out}` could not repair it", file=sys.stderr)
+                return 1
+            print(f"avpipe: the search index was damaged ({exc}); repaired it from the results in {out}",
+                  file=sys.stderr)
+        except BadQuery as exc:
+            print(f"avpipe: {exc}", file=sys.stderr)
+            return 2
+        except (AvpipeError, OSError) as exc:
+            print(f"avpipe: {exc}", file=sys.stderr)
+            return 1
     for m in moments:
         print(json.dumps(m.as_dict(), ensure_ascii=False))
     return 0
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from .errors import AvpipeError
+    from .errors import AvpipeError, DamagedResult
     from .search import ask
+    from .search.ask import read_result
 
-    if not (Path(args.result) / "result.json").is_file() and not Path(args.result).is_file():
-        print(f"avpipe: no result.json in {args.result}", file=sys.stderr)
+    if not args.question.strip():
+        print("avpipe: the question is empty", file=sys.stderr)
         return 2
     try:
+        read_result(args.result)
         answer = ask(args.result, args.question, k=args.k, model=args.model)
+    except DamagedResult as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
     except AvpipeError as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 1
@@ -254,6 +312,15 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    out = Path(args.out)
+    if not out.is_dir():
+        print(f"avpipe: {args.out}: no such folder", file=sys.stderr)
+        return 2
+    if not any(out.glob("*/result.json")) and not (out / "search").is_dir():
+        print(f"avpipe: {args.out} holds no results (give the --out folder of an `avpipe run`)", file=sys.stderr)
+        return 2
     return 0 if _update_index(args.out) is not None else 1
 
 
@@ -441,11 +508,27 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. Errors are one line on stderr, never a traceback (set
+    ``AVPIPE_DEBUG=1`` to see the traceback of an unexpected one)."""
+    import os
+
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "probe": _cmd_probe, "models": _cmd_models, "eval": _cmd_eval,
                "schema": _cmd_schema, "pipelines": _cmd_pipelines, "train": _cmd_train,
                "search": _cmd_search, "ask": _cmd_ask, "index": _cmd_index}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("avpipe: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `avpipe search ... | head`: the reader left; nothing is wrong
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if os.environ.get("AVPIPE_DEBUG"):
+            raise
+        print(f"avpipe: {args.command} failed: {type(exc).__name__}: {exc} (AVPIPE_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -45,3 +45,15 @@ class WorkerTimeout(AvpipeError, TimeoutError):
 
 class PipelineConfigError(AvpipeError, ValueError):
     """A pipeline file or option is malformed or names an unknown stage or backend."""
+
+
+class OutputBusy(AvpipeError, BlockingIOError):
+    """Another avpipe run is writing into the same output folder (its lock is held)."""
+
+
+class BadQuery(AvpipeError, ValueError):
+    """A search or question the index cannot take: empty text, an unreadable or oversized image."""
+
+
+class DamagedResult(AvpipeError, ValueError):
+    """A result.json that cannot be read back (truncated, edited, not a result)."""

@@ -20,9 +20,10 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import AvpipeError
-from .atomic import atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text
 
 
 class ModelNotAvailable(AvpipeError, FileNotFoundError):
@@ -175,10 +176,50 @@ def _bundled_dir(spec: ModelSpec) -> Path | None:
             raise
         os.replace(tmp, model_bin)
         _VERIFIED[model_bin] = _VERIFIED.pop(tmp)
-        for extra in extras:
-            atomic_write_text(target / extra.name, extra.read_text(encoding="utf-8"))
     _verified(model_bin, b.sha256, spec.name)
+    for extra in extras:  # config and tokenizer copied beside the joined weights: kept equal to the package's
+        copy = target / extra.name
+        if not copy.is_file() or copy.read_bytes() != extra.read_bytes():
+            atomic_write_bytes(copy, extra.read_bytes())
     return target
+
+
+def tree_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and bytes, in name order)."""
+    if path.is_file():
+        return sha256_of(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0" + sha256_of(f).encode())
+    return h.hexdigest()
+
+
+def derived(path: Path, build: Callable[[Path], None], stale: Callable[[Path], bool] = lambda p: False) -> Path:
+    """A file or folder made from verified weights and kept in the cache (a ConSE class table,
+    a converted checkpoint), checked like the weights themselves: its sha256 is recorded beside
+    it (``<name>.sha256``) when it is made, and it is made again, by ``build(temporary path)``,
+    whenever its bytes no longer match (zeroed, truncated, edited, half-written), the record is
+    missing, or ``stale(path)`` says its sources changed."""
+    stamp = path.with_name(path.name + ".sha256")
+    if path.exists() and stamp.exists() and not stale(path):
+        stat = path.stat()
+        key = f"{stat.st_size}:{stat.st_mtime_ns}"
+        recorded = stamp.read_text(encoding="utf-8").strip()
+        if _VERIFIED.get(path) == f"{key}:{recorded}" or tree_sha256(path) == recorded:
+            _VERIFIED[path] = f"{key}:{recorded}"
+            return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    tmp.unlink(missing_ok=True)
+    build(tmp)
+    digest = tree_sha256(tmp)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    atomic_write_text(stamp, digest + "\n")
+    return path
 
 
 def resolve(name_or_path: str, allow_download: bool = False) -> Path:

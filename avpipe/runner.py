@@ -34,9 +34,9 @@ from multiprocessing.connection import wait as wait_any
 from pathlib import Path
 from typing import Callable
 
-from .atomic import atomic_write_text, publish_dir
+from .atomic import atomic_write_text, file_mode, publish_dir
 from .discover import Input, discover
-from .errors import AvpipeError, WorkerCrashed, WorkerTimeout
+from .errors import AvpipeError, OutputBusy, WorkerCrashed, WorkerTimeout
 from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord, printable
@@ -161,8 +161,16 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
     _die_with_parent()
     if threads > 0:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import threading
+
+    from tqdm import tqdm
+
     from .cache import on_load
 
+    # Progress bars of libraries in the worker (weights loading) would otherwise make a
+    # multiprocessing lock: a named semaphore that a killed worker leaves for the resource
+    # tracker to clean up, with a warning, at the end of the batch.
+    tqdm.set_lock(threading.RLock())
     on_load(lambda loading: conn.send(("note", "loading", loading)))
     fn = _load(worker_fn)
     while True:
@@ -393,11 +401,18 @@ class Batch:
 
     A shard writes ``index.shard-I-of-N.jsonl`` and ``log.shard-I-of-N.jsonl``, and leaves the
     page and the search index to a run over the whole folder.
+
+    The index describes every result in ``out``, not only this batch's: records of earlier runs
+    whose results are still there are kept (after this batch's own, in their earlier order). Two
+    runs into one folder at once are refused: the batch holds a lock (``.avpipe.lock``, one per
+    shard) until :meth:`close`, and a second run fails at once with :class:`OutputBusy`.
     """
 
     def __init__(self, inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions) -> None:
         self.out, self.pipeline, self.run = Path(out), pipeline, run
         self.out.mkdir(parents=True, exist_ok=True)
+        suffix = "" if run.shard is None else f".shard-{run.shard[0]}-of-{run.shard[1]}"
+        self._lock_fd = _lock(self.out / f".avpipe{suffix}.lock")
         passed: list[Path] = []
         items = discover(inputs, passed)
         if run.shard is not None:
@@ -405,9 +420,10 @@ class Batch:
             items = [item for position, item in enumerate(items) if position % n == i]
         self.items = items
         self.order = {printable(item.input): i for i, item in enumerate(items)}  # records hold printable names
-        suffix = "" if run.shard is None else f".shard-{run.shard[0]}-of-{run.shard[1]}"
         self.index_path = self.out / f"index{suffix}.jsonl"
         self.log_path = self.out / f"log{suffix}.jsonl"
+        self.earlier = [r for r in _read_index(self.index_path) if r.input not in self.order and r.result
+                        and (self.out / r.result).is_file()]
         self.records: list[IndexRecord] = []
         self._flushed = 0.0
         for path in passed:
@@ -426,9 +442,10 @@ class Batch:
             self.flush()
 
     def flush(self) -> None:
-        """Rewrite ``index.jsonl`` with every record so far, in input order."""
+        """Rewrite ``index.jsonl``: this batch's records so far in input order, then the earlier
+        runs' records whose results are still in the folder."""
         atomic_write_text(self.index_path, "".join(dumps_line(r.model_dump(exclude_none=True)) + "\n"
-                                                   for r in self.ordered()))
+                                                   for r in [*self.ordered(), *self.earlier]))
         self._flushed = time.monotonic()
 
     def ordered(self) -> list[IndexRecord]:
@@ -439,13 +456,16 @@ class Batch:
         the search index never fail the batch: their errors are reported, the results stand."""
         self.flush()
         summary = BatchSummary(records=self.ordered(), index_path=self.index_path)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
         if self.run.shard is not None:
             return summary
         if "html" in self.run.formats:
             from .report import write_index
 
             try:
-                write_index(self.out, summary.records)
+                write_index(self.out, [*summary.records, *self.earlier])
             except Exception as exc:  # noqa: BLE001 - the results themselves are complete
                 print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
         if search:
@@ -476,6 +496,39 @@ class Batch:
             f.write(text)
         if self.run.log_stderr:
             sys.stderr.write(text)
+
+
+def _lock(path: Path) -> int:
+    """Take the output folder's lock (``flock``, released when the returned descriptor is
+    closed or the process dies), or raise :class:`OutputBusy` naming who holds it."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise OutputBusy(f"another avpipe run ({holder}) is writing into this folder; wait for it to finish, "
+                         "or give another --out", path.parent) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+    return fd
+
+
+def _read_index(path: Path) -> list[IndexRecord]:
+    """The records of an existing ``index.jsonl`` (damaged lines are dropped)."""
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return records
+    for line in lines:
+        try:
+            records.append(IndexRecord.model_validate_json(line))
+        except ValueError:
+            continue
+    return records
 
 
 def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions(),

@@ -16,7 +16,7 @@ def test_sample_times_fps_and_cap():
     assert sample_times(3.0, 2.0, 100) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     capped = sample_times(3600.0, 2.0, 100)
     assert len(capped) == 100 and capped[-1] < 3600 and capped[1] == pytest.approx(36.0)
-    assert sample_times(0.0, 2.0, 10) == []
+    assert sample_times(0.0, 2.0, 10) == [0.0]  # no known duration (a still image): its first frame
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -73,7 +73,8 @@ def test_the_time_limit_covers_the_video_not_model_loading(tmp_path, gen, faulty
                         RunOptions(workers=2, timeout_s=6, progress=False, worker_fn="faults:slow_model_load"))
     status = {Path(r.input).name: r for r in summary.records}
     assert [status[n].status for n in ("a.mp4", "b.mp4", "c.mp4")] == ["ok"] * 3
-    assert status["hang.mp4"].error.type == "WorkerTimeout" and "not counting 8 s of model loading" in status["hang.mp4"].error.message
+    hang = status["hang.mp4"].error
+    assert hang.type == "WorkerTimeout" and "not counting 8 s of model loading" in hang.message
     _no_leftovers(out)
 
 

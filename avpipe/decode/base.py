@@ -56,9 +56,12 @@ class ReaderBase:
 
 def sample_times(duration_s: float, fps: float, max_frames: int) -> list[float]:
     """Evenly spaced sample timestamps in ``[0, duration_s)``: ``fps`` per second, at most
-    ``max_frames`` (the spacing widens for long videos)."""
-    if duration_s <= 0 or fps <= 0 or max_frames <= 0:
+    ``max_frames`` (the spacing widens for long videos). A stream of no known duration (a still
+    image, whatever its name; a stream whose header says nothing) gets its first frame."""
+    if fps <= 0 or max_frames <= 0:
         return []
+    if duration_s <= 0:
+        return [0.0]
     count = min(int(duration_s * fps) + 1, max_frames)
     step = max(1.0 / fps, duration_s / count)
     return [k * step for k in range(count) if k * step < duration_s]

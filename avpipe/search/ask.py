@@ -103,14 +103,30 @@ def units(result: Result) -> list[Evidence]:
     return found
 
 
+def read_result(result_dir: str | Path) -> Result:
+    """The result in a result folder (or a ``result.json`` path), or :class:`DamagedResult`
+    saying why it cannot be read."""
+    from ..errors import DamagedResult
+
+    path = Path(result_dir)
+    path = path / "result.json" if path.is_dir() else path
+    if path.name != "result.json" or not path.is_file():
+        raise DamagedResult("not a result folder: it holds no result.json (give DIR/<video_id> of an `avpipe run`)",
+                            result_dir)
+    try:
+        return Result.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DamagedResult(f"result.json cannot be read ({first}); run the video again with `avpipe run --force`",
+                            path) from None
+
+
 def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = None, device: str = "cpu",
         max_new_tokens: int = 96) -> Answer:
     """Answer ``question`` about the video whose result is in ``result_dir`` (see module docstring)."""
     from ..vision.text import load_text
 
-    path = Path(result_dir)
-    path = path / "result.json" if path.is_dir() else path
-    result = Result.model_validate_json(path.read_text(encoding="utf-8"))
+    result = read_result(result_dir)
     found = units(result)
     if not found:
         return Answer(question=question, answer="The video has no transcript, labels or events to answer from.",

@@ -6,12 +6,16 @@ Layout, beside the results (``<out>/search/``):
                             ``features`` [n, F] float16 (the image encoder's own features, for
                             image-to-image search; zeros on speech rows) and ``meta`` (JSON);
   ``manifest.json``         per video: the signature (size and mtime of its result.json and
-                            vectors.npz) that its shard was made from, and the space's model;
+                            vectors.npz) that its shard was made from, the shard's sha256, and
+                            the space's model;
   ``ann-<modality>.faiss``  for large collections: a faiss IVF index per modality, with the
                             shard list it covers (``ann.json``), rebuilt when that list changes.
 
 Updating is incremental (:func:`update_index`, called at the end of ``avpipe run``): only videos
-whose result changed get a new shard, and shards of videos that are gone are removed. Search is
+whose result changed get a new shard, and shards of videos that are gone are removed. Damage is
+found by checksum: an update remakes a shard whose bytes no longer match the manifest (and the
+whole manifest when it cannot be read), and loading raises :class:`IndexDamaged`, which the
+command line answers by repairing the index from the results. Search is
 exact (one matrix product) up to :data:`ANN_MIN_ROWS` moments of a modality; above it, an
 inverted-file index with 8-bit scalar quantisation (faiss ``IVF,SQ8``, inner product) proposes
 candidates that are re-scored exactly from the float16 vectors.
@@ -24,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..atomic import atomic_write_npz, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..errors import AvpipeError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,6 +40,30 @@ ANN_MIN_ROWS = 50_000
 MODALITIES = ("frames", "speech")
 #: A frame moment spans its shot, cut to this many seconds either side of the keyframe.
 FRAME_SPAN_S = 5.0
+
+
+class IndexDamaged(AvpipeError, ValueError):
+    """The index's files do not match its manifest (truncated, edited, missing): rebuild it
+    from the results with :func:`update_index`."""
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """The manifest, {} when there is none, None when it is damaged."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(manifest, dict) and all(isinstance(v, dict) and {"signature", "model", "sha256"} <= set(v)
+                                            for v in manifest.values())
+    return manifest if ok else None
 
 
 def _signature(folder: Path) -> str:
@@ -120,9 +149,12 @@ def space_encoder(model: str):
 
 def update_index(out: str | Path, encoder_for=None) -> dict:
     """Bring ``out/search/`` up to date with the result folders under ``out``. Returns counts of
-    videos added, updated, removed and kept. ``encoder_for(model)`` embeds transcript segments of
-    results that lack their embeddings (made without the fusion stage); by default the encoder
-    of that space is loaded, only when such a result turns up."""
+    videos added, updated, removed, kept, and repaired (shards remade because their bytes no
+    longer matched the manifest; with a damaged manifest, every shard). ``encoder_for(model)``
+    embeds transcript segments of results that lack their embeddings (made without the fusion
+    stage); by default the encoder of that space is loaded, only when such a result turns up."""
+    import io
+
     import numpy as np
 
     encoder_for = encoder_for or space_encoder
@@ -131,25 +163,41 @@ def update_index(out: str | Path, encoder_for=None) -> dict:
     shards = root / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest = _read_manifest(manifest_path)
+    counts = {"added": 0, "updated": 0, "removed": 0, "kept": 0, "repaired": 0}
+    damaged = manifest is None
+    if damaged:  # every shard is remade from the results
+        manifest = {}
+        for stale in shards.glob("*.npz"):
+            stale.unlink(missing_ok=True)
     present = {p.parent.name: p.parent for p in out.glob("*/result.json") if p.parent.name != INDEX_DIR}
-    counts = {"added": 0, "updated": 0, "removed": 0, "kept": 0}
     for vid in sorted(set(manifest) - set(present)):
         (shards / f"{vid}.npz").unlink(missing_ok=True)
         del manifest[vid]
         counts["removed"] += 1
     for vid, folder in sorted(present.items()):
         signature = _signature(folder)
-        if manifest.get(vid, {}).get("signature") == signature and (shards / f"{vid}.npz").exists():
-            counts["kept"] += 1
-            continue
+        known = manifest.get(vid, {})
+        if known.get("signature") == signature:
+            try:
+                intact = _sha256((shards / f"{vid}.npz").read_bytes()) == known["sha256"]
+            except OSError:
+                intact = False
+            if intact:
+                counts["kept"] += 1
+                continue
+            counts["repaired"] += 1
         moments = video_moments(folder, encoder_for)
         if moments is None:
             continue
-        atomic_write_npz(shards / f"{vid}.npz", vectors=moments["vectors"], features=moments["features"],
-                         meta=np.array(json.dumps(moments["meta"])))
+        buffer = io.BytesIO()
+        np.savez(buffer, vectors=moments["vectors"], features=moments["features"], meta=np.array(json.dumps(moments["meta"])))
+        atomic_write_bytes(shards / f"{vid}.npz", buffer.getvalue())
         counts["updated" if vid in manifest else "added"] += 1
-        manifest[vid] = {"signature": signature, "model": moments["model"], "moments": len(moments["meta"])}
+        manifest[vid] = {"signature": signature, "model": moments["model"], "moments": len(moments["meta"]),
+                         "sha256": _sha256(buffer.getvalue())}
+    if damaged:
+        counts["repaired"], counts["added"] = counts["added"], 0
     atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return counts
 
@@ -208,9 +256,9 @@ def build_ann(vectors: "np.ndarray"):
 def load_index(index_dir: str | Path) -> Collection:
     """The collection of an index folder (``<out>`` or ``<out>/search``), its ANN indexes loaded
     or (re)built and saved when the shard set changed."""
-    import numpy as np
+    import io
 
-    from ..errors import AvpipeError
+    import numpy as np
 
     root = Path(index_dir)
     if (root / INDEX_DIR / "manifest.json").exists():
@@ -218,14 +266,23 @@ def load_index(index_dir: str | Path) -> Collection:
     manifest_path = root / "manifest.json"
     if not manifest_path.exists():
         raise AvpipeError(f"{index_dir}: no search index (run `avpipe run ... --out DIR` or `avpipe index DIR`)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_manifest(manifest_path)
+    if manifest is None:
+        raise IndexDamaged("the search index's manifest.json cannot be read", manifest_path)
     models = {v["model"] for v in manifest.values()}
     if len(models) > 1:
         raise AvpipeError(f"{index_dir}: videos were embedded by different models {sorted(models)}; "
                           "reprocess them with one vision backend")
     meta, vectors, features = [], [], []
     for vid in sorted(manifest):
-        with np.load(root / "shards" / f"{vid}.npz") as shard:
+        path = root / "shards" / f"{vid}.npz"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IndexDamaged(f"shard of {vid} cannot be read ({exc.strerror or exc})", path) from None
+        if _sha256(data) != manifest[vid]["sha256"]:
+            raise IndexDamaged(f"shard of {vid} does not match its checksum (truncated or changed)", path)
+        with np.load(io.BytesIO(data)) as shard:
             rows = json.loads(str(shard["meta"]))
             meta += rows
             vectors.append(shard["vectors"])
@@ -245,10 +302,14 @@ def load_index(index_dir: str | Path) -> Collection:
         import faiss
 
         path, stamp = root / f"ann-{name}.faiss", root / f"ann-{name}.json"
-        if path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key:
-            collection.ann[name] = faiss.read_index(str(path))
-            collection.ann[name].nprobe = 16
-        else:
+        try:
+            fresh = path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key
+            if fresh:
+                collection.ann[name] = faiss.read_index(str(path))
+                collection.ann[name].nprobe = 16
+        except (OSError, RuntimeError, UnicodeDecodeError):  # a damaged ANN file is rebuilt below
+            fresh = False
+        if not fresh:
             collection.ann[name] = build_ann(collection.vectors[name])
             tmp = path.with_name(f".{path.name}.tmp")
             faiss.write_index(collection.ann[name], str(tmp))

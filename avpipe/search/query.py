@@ -103,6 +103,35 @@ def merge_hits(hits: list[Moment], gap_s: float) -> list[Moment]:
     return sorted(moments, key=lambda m: -m.score)
 
 
+#: Largest image query, in pixels (a 64-megapixel photo; Pillow refuses decompression bombs above
+#: twice its own default limit, and this keeps the decoded copy under 200 MB).
+MAX_QUERY_PIXELS = 64_000_000
+
+
+def read_image(path: str | Path) -> "np.ndarray":
+    """An image query as RGB pixels, or :class:`~avpipe.errors.BadQuery` saying why not (no such
+    file, not an image, too many pixels to decode safely)."""
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from ..errors import BadQuery
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_QUERY_PIXELS:
+                    raise BadQuery(f"the image is {img.width}x{img.height} pixels, more than the "
+                                   f"{MAX_QUERY_PIXELS // 1_000_000} megapixels a query may have", path)
+                return np.array(img.convert("RGB"))  # Pillow: see tests/test_vision.py on libpng
+    except BadQuery:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadQuery(f"not a readable image ({type(exc).__name__}: {exc})", path) from None
+
+
 def search(index: str | Path | Collection, text: str | None = None, image: str | Path | None = None, k: int = 10,
            modality: str = "both", merge_gap_s: float = 2.0, encoder=None) -> list[Moment]:
     """Moments matching ``text`` or ``image`` (one of them), best first, at most ``k``.
@@ -112,8 +141,14 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
     """
     import numpy as np
 
+    from ..errors import BadQuery
+
     if (text is None) == (image is None):
-        raise ValueError("give a text or an image query (one of them)")
+        raise BadQuery("give a text or an image query (one of them)")
+    if text is not None and not text.strip():
+        raise BadQuery("the query is empty")
+    if k < 1:
+        raise BadQuery(f"k must be at least 1, not {k}")
     if modality not in (*MODALITIES, "both"):
         raise ValueError(f"modality must be frames, speech or both, not {modality!r}")
     collection = index if isinstance(index, Collection) else load_index(index)
@@ -132,9 +167,7 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
                     s = s + LEXICAL_WEIGHT * len(words & content_words(meta["text"])) / len(words)
                 hits.append(_hit(meta, float(s), name))
     else:
-        from PIL import Image
-
-        rgb = np.array(Image.open(image).convert("RGB"))  # Pillow: see tests/test_vision.py on libpng
+        rgb = read_image(image)
         vectors, _, features = encoder.encode_images([rgb])
         by_features = features is not None and "frames" in collection.features
         query = features[0] if by_features else vectors[0]

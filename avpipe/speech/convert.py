@@ -264,11 +264,11 @@ def cached_conversion(model: str, kind: str) -> tuple[Path, Path]:
     """
     import hashlib
 
-    from ..models import REGISTRY, home, resolve
+    from ..models import REGISTRY, derived, home, resolve
 
     folder = resolve(model)
     key = model if model in REGISTRY else hashlib.blake2b(str(folder.resolve()).encode(), digest_size=6).hexdigest()
     out = home() / "models" / (f"{key}-openai-whisper.pt" if kind == "openai-whisper" else f"{key}-transformers")
-    if not out.exists() or out.stat().st_mtime < (folder / "model.bin").stat().st_mtime:
-        (write_openai_checkpoint if kind == "openai-whisper" else write_transformers_folder)(folder, out)
-    return folder, out
+    write = write_openai_checkpoint if kind == "openai-whisper" else write_transformers_folder
+    newer = lambda p: p.stat().st_mtime < (folder / "model.bin").stat().st_mtime  # the source changed
+    return folder, derived(out, lambda tmp: write(folder, tmp), stale=newer)

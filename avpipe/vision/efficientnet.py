@@ -15,9 +15,10 @@ counts, no text), or tell two frames apart that the classifier calls the same th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import REGISTRY, home, resolve
+from ..models import REGISTRY, derived, home, resolve
 from .base import unit
 from .text import load_text
 
@@ -98,16 +99,13 @@ class EfficientNetConSE:
         self.net = load_network(device)
         self.text = load_text(options.text_model, device)
         self.names = class_names()
-        cache = home() / "models" / f"conse-{WEIGHTS}-{options.text_model}.npy"
-        if cache.exists():
-            self.class_vectors = np.load(cache)
-        else:
+        def build(path: Path) -> None:
             # Up to three synonyms: "monarch, monarch butterfly, milkweed butterfly".
-            self.class_vectors = self.text.encode([", ".join(n[:3]) for n in self.names])
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.stem}.tmp.npy")
-            np.save(tmp, self.class_vectors)
-            tmp.replace(cache)
+            np.save(path, self.text.encode([", ".join(n[:3]) for n in self.names]))
+
+        # The class names' text embeddings, computed once and kept, sha256-checked, in the cache.
+        cache = derived(home() / "models" / f"conse-{WEIGHTS}-{options.text_model}.npy", build)
+        self.class_vectors = np.load(cache)
 
     def probabilities(self, images: list["np.ndarray"]) -> tuple["np.ndarray", "np.ndarray"]:
         """ImageNet class probabilities [N, 1000] and the pooled 1280-d features under them."""
