@@ -85,7 +85,8 @@ def test_short_segments_get_what_can_be_measured():
 
     audio = (np.random.default_rng(0).standard_normal(16000 * 3) * 0.1).astype(np.float32)
     for start, end in [(0.0, 0.08), (0.5, 0.8), (1.0, 1.31), (2.0, 2.3)]:
-        words = [Word(start=start, end=(start + end) / 2, word="a", prob=0.9), Word(start=(start + end) / 2, end=end, word="b", prob=0.9)]
+        middle = (start + end) / 2
+        words = [Word(start=start, end=middle, word="a", prob=0.9), Word(start=middle, end=end, word="b", prob=0.9)]
         p = segment_prosody(audio, Segment(start=start, end=end, text="a b", words=words))
         assert p.pitch_hz is None and p.loudness_db < -15 and p.rate_wps is not None
 
