@@ -57,6 +57,8 @@ def _stream_info(stream) -> StreamInfo:
         title=stream.metadata.get("title") or None,
         default=bool(stream.disposition & 1),  # AV_DISPOSITION_DEFAULT
     )
+    if ctx is None:  # no decoder for this codec (or a damaged header): the stream is listed, never chosen
+        return info
     if kind == "video":
         rate = stream.average_rate or stream.guessed_rate
         info.width = ctx.width or None
