@@ -103,6 +103,12 @@ class SpeechOptions:
     # more time than greedy and lowered the word error rate on 600 s of speech from 0.190 to
     # 0.176 (benchmarks/asr.py); openai-whisper's beam search is several times slower.
     beam_size: int = within(5, ge=1)
+    # Whisper's temperature fallback: a window whose text fails the guards below is decoded again
+    # by sampling at rising temperatures. Sampling draws from CTranslate2's per-thread random
+    # generators, which no seed resets per call, so the same audio gave different transcripts
+    # from run to run (a looped sentence lost 25 s of speech in 11 of 14 runs); off, every window
+    # is decoded once, deterministically, and the guards alone judge it.
+    temperature_fallback: bool = False
     # CTranslate2 compute type: "auto" means int8 on CPU, float16 on CUDA.
     compute_type: str = one_of(*COMPUTE_TYPES)
     # CPU threads for the model; 0: every core this process may use.

@@ -336,3 +336,37 @@ def test_batched_faster_whisper_gives_sentences(shared_media):
     assert all(s.end <= middle or s.start >= middle for s in transcript.segments)  # none spans both sentences
     assert all(s.end - s.start <= SpeechOptions().max_segment_s for s in transcript.segments)
     _check_words(transcript, len(audio) / 16000)
+
+
+def test_a_sentence_said_over_and_over_is_kept_whole_and_the_same_every_run(shared_media):
+    """#13: JFK's "ask what you can do for your country" looped 8 times (29.6 s). Whisper's
+    temperature fallback sampled from unseeded per-thread generators (11 of 14 runs lost 25 s),
+    and its word times drift on repeated speech; the transcript must now be the same every run,
+    with all eight repetitions, and its words must cover the speech."""
+    import numpy as np
+
+    from avpipe.speech.transcribe import GAP_MIN_S, uncovered
+
+    jfk = load_audio(shared_media / "jfk.flac", probe(shared_media / "jfk.flac")).samples
+    loop = np.tile(jfk[int(7.3 * 16000):], 8)
+    runs = [transcribe(loop, SpeechOptions())[0] for _ in range(3)]
+    assert all(r.model_dump() == runs[0].model_dump() for r in runs[1:])
+    text = normalise(" ".join(s.text for s in runs[0].segments))
+    assert text.count("ask what you can do for your country") == 8, text
+    words = [w for s in runs[0].segments for w in s.words]
+    assert words[0].start < 1.0 and words[-1].end > len(loop) / 16000 - 1.0
+    assert uncovered(runs[0].segments, [(0.0, len(loop) / 16000)], GAP_MIN_S) == []
+
+
+def test_the_transcript_does_not_depend_on_the_thread_count(shared_media):
+    """#12: a Ray actor (one CPU) decoded with one sliding decoder while the local engine decoded
+    pieces side by side, and word probabilities differed (0.9975 against 0.9978). One thread now
+    decodes the same single-threaded pieces one after another: equal, not close."""
+    import numpy as np
+
+    nasa = load_audio(shared_media / "nasa_13013.mp4", probe(shared_media / "nasa_13013.mp4")).samples
+    jfk = load_audio(shared_media / "jfk.flac", probe(shared_media / "jfk.flac")).samples
+    audio = np.concatenate([nasa, jfk, nasa, jfk, nasa])  # ~70 s: several pieces
+    one, _ = transcribe(audio, SpeechOptions(cpu_threads=1))
+    two, _ = transcribe(audio, SpeechOptions(cpu_threads=2))
+    assert len(one.segments) > 3 and one.model_dump() == two.model_dump()

@@ -45,13 +45,16 @@ class FasterWhisperBackend:
         if compute == "auto":
             compute = "float16" if device == "cuda" else "int8"
         threads = cpu_threads(options.cpu_threads)
-        #: Side-by-side single-threaded workers (CPU, unbatched); 1 means one decoder using
-        #: every thread, over long pieces, as openai-whisper decodes.
-        self.workers = threads if device == "cpu" and options.batch_size <= 1 and options.parallel_pieces else 1
+        #: Pieces of one window, each decoded by a single-threaded worker (CPU, unbatched), as
+        #: many side by side as there are threads. One thread decodes the same pieces the same
+        #: way, one after another, so the transcript does not depend on the thread count (a
+        #: Ray actor's one CPU, a laptop's eight). Off: one decoder using every thread slides
+        #: over long pieces, as openai-whisper decodes.
+        self.pieces = device == "cpu" and options.batch_size <= 1 and options.parallel_pieces
+        self.workers = threads if self.pieces else 1
         self.model = WhisperModel(str(folder), device=device, compute_type=compute, num_workers=self.workers,
-                                  cpu_threads=1 if self.workers > 1 else threads, local_files_only=True)
-        # Pieces of one window each when decoding side by side (see BatchASRBackend).
-        self.piece_s = PIECE_S if self.workers > 1 else None
+                                  cpu_threads=1 if self.pieces else threads, local_files_only=True)
+        self.piece_s = PIECE_S if self.pieces else None
         self.long_pieces_ok = False
         self.english_only = (spec.english_only if spec else False) or not self.model.model.is_multilingual
         # faster-whisper's batched pipeline (GPU) cuts its input with its own VAD into windows of
@@ -62,6 +65,7 @@ class FasterWhisperBackend:
         o = self.options
         common = dict(language="en" if self.english_only else language, beam_size=o.beam_size,
                       word_timestamps=True, condition_on_previous_text=False,
+                      temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if o.temperature_fallback else (0.0,),
                       compression_ratio_threshold=o.compression_ratio_threshold,
                       log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold)
         if self.batched is not None:
@@ -71,7 +75,7 @@ class FasterWhisperBackend:
         # A piece decoded side by side fits one window. Whisper's loop would seek to its last
         # word and decode what is left, mostly the pause the piece was cut in, as a second full
         # window (as long as the first); a piece whose text reaches its last second stops there.
-        stop_at = len(audio) / SAMPLE_RATE - PIECE_TAIL_S if self.workers > 1 else float("inf")
+        stop_at = len(audio) / SAMPLE_RATE - PIECE_TAIL_S if self.pieces else float("inf")
         out = []
         for s in segments:  # a generator: decoding happens here (CTranslate2 releases the GIL)
             words = [RawWord(w.start, w.end, w.word, w.probability) for w in (s.words or [])]

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..decode.audio import SAMPLE_RATE
 from ..schema import Segment, Transcript, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, inside, looks_silent
-from ..decode.audio import SAMPLE_RATE
-from .vad import pieces, speech_regions
+from .vad import Piece, pieces, speech_regions
+
+#: Speech the model passed over: a stretch of at least this many seconds inside what the VAD
+#: called speech, with no word in it (Whisper's word times drift on a sentence said over and
+#: over, and a window's text may end early),
+GAP_MIN_S = 2.0
+#: in which a finer VAD pass (short silences split, no padding) finds at least this much speech.
+GAP_SPEECH_S = 1.0
+#: A piece with such a gap is decoded again as two halves, cut at a pause near its middle, and
+#: the halves' words replace the piece's when they leave less speech uncovered. Halves are at
+#: most this fraction of the piece.
+HALF = 0.55
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,9 +85,74 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
             raw, language = backend.transcribe(piece.audio, language)
         else:
             raw = results[i]
-        for s in raw:
-            s.start, s.end = piece.to_media(s.start), piece.to_media(s.end)
-            for w in s.words:
-                w.start, w.end = piece.to_media(w.start), piece.to_media(w.end)
-            segments.extend(_clean(s, allowed, end_s, options))
+        found = _place(raw, piece, allowed, end_s, options)
+        if results is not None:  # one-window pieces: worth a second look when speech went missing
+            found = _second_look(audio, piece, found, allowed, end_s, backend, language, options, meta)
+        segments.extend(found)
     return Transcript(language=language, segments=segments), meta
+
+
+def _place(raw: list[RawSegment], piece: Piece, allowed: list[tuple[float, float]], end_s: float,
+           o: "SpeechOptions") -> list[Segment]:
+    """A piece's segments in media time, through the guards."""
+    out = []
+    for s in raw:
+        s.start, s.end = piece.to_media(s.start), piece.to_media(s.end)
+        for w in s.words:
+            w.start, w.end = piece.to_media(w.start), piece.to_media(w.end)
+        out.extend(_clean(s, allowed, end_s, o))
+    return out
+
+
+def _regions(piece: Piece) -> list[tuple[float, float]]:
+    return [(a, a + n) for a, n in zip(piece.starts, piece.lengths)]
+
+
+def _missing_speech(audio: "np.ndarray", segments: list[Segment], regions: list[tuple[float, float]],
+                    o: "SpeechOptions") -> float:
+    """Seconds of speech (by a fine VAD pass) in the stretches of ``regions`` no word covers."""
+    missing = 0.0
+    for a, b in uncovered(segments, regions, GAP_MIN_S):
+        clip = audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]
+        found = sum(y - x for x, y in speech_regions(clip, o.vad_threshold, min_silence_s=0.25, pad_s=0.0,
+                                                     merge_gap_s=0.25))
+        missing += found if found >= GAP_SPEECH_S else 0.0
+    return missing
+
+
+def _second_look(audio: "np.ndarray", piece: Piece, found: list[Segment], allowed: list[tuple[float, float]],
+                 end_s: float, backend, language: str | None, o: "SpeechOptions", meta: dict) -> list[Segment]:
+    """``found`` again, from the piece decoded as two halves, when that covers more of its speech."""
+    regions = _regions(piece)
+    missing = _missing_speech(audio, found, regions, o)
+    if not missing:
+        return found
+    halves = pieces(audio, regions, HALF * sum(piece.lengths))
+    if len(halves) < 2:
+        return found
+    decoded, _ = backend.transcribe_many([h.audio for h in halves], language)
+    again = [s for half, raw in zip(halves, decoded) for s in _place(raw, half, allowed, end_s, o)]
+    better = _missing_speech(audio, again, regions, o) < missing
+    meta["second_looks"] = meta.get("second_looks", 0) + 1
+    meta["second_looks_kept"] = meta.get("second_looks_kept", 0) + better
+    return again if better else found
+
+
+def uncovered(segments: list[Segment], regions: list[tuple[float, float]], min_s: float) -> list[tuple[float, float]]:
+    """Stretches of at least ``min_s`` seconds inside ``regions`` that no word (or, for a segment
+    without word times, no segment) covers."""
+    spans = sorted((w.start, w.end) for s in segments for w in s.words)
+    spans += [(s.start, s.end) for s in segments if not s.words]
+    spans.sort()
+    gaps = []
+    for a, b in regions:
+        at = a
+        for start, end in spans:
+            if end <= at or start >= b:
+                continue
+            if start - at >= min_s:
+                gaps.append((at, start))
+            at = max(at, end)
+        if b - at >= min_s:
+            gaps.append((at, b))
+    return gaps
