@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     asr.add_argument("--model", default=None, help="speech model (default: the pipeline's)")
     asr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
 
+    es = esub.add_parser("search", help="recall@1 and recall@5 of labelled text and image queries")
+    es.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder with its search index")
+    es.add_argument("--queries", required=True, metavar="FILE",
+                    help="JSON lines: {text|image, video, start, end} per query (see avpipe/search/evaluate.py)")
+    es.add_argument("--details", action="store_true", help="also print each query's rank and top moment")
+
     te = esub.add_parser("text-emotion", help="weighted F1 of the text-emotion head on MELD (default: test)")
     te.add_argument("--data", default=None, metavar="CSV", help="a MELD *_sent_emo.csv (default: ../shared/data/meld/test)")
     te.add_argument("--weights", default=None, metavar="DIR", help="a trained head (default: the shipped one)")
@@ -414,6 +420,26 @@ def _cmd_eval_text_emotion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_search(args: argparse.Namespace) -> int:
+    from .errors import AvpipeError
+    from .search.evaluate import evaluate_search, read_queries
+
+    try:
+        queries = read_queries(args.queries)
+        report = evaluate_search(args.index, queries)
+    except (OSError, ValueError) as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    except AvpipeError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
+    if args.details:
+        for row in report["queries"]:
+            print(json.dumps(row, ensure_ascii=False))
+    print(json.dumps(report["summary"]))
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -456,6 +482,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.eval_command == "text-emotion":
         return _cmd_eval_text_emotion(args)
+    if args.eval_command == "search":
+        return _cmd_eval_search(args)
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2

@@ -134,3 +134,45 @@ def slideshow(images: list[Path], out: Path, size: str = "480:270", seconds: int
         cmd += ["-filter_complex", graph, *maps, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
         subprocess.run(cmd, check=True, timeout=120)
     return out
+
+
+#: The labelled set of `avpipe eval search`: slideshows of Debian's opencv-doc photos (real
+#: photos and pictures nobody here made; `apt-get install opencv-doc`), 3 s a photo, letterboxed
+#: to 480x270 by :func:`slideshow`. For each photo: a text query naming what a person sees in it,
+#: and an image query made from the photo itself (its centre 70 %, scaled to 60 %: not the frame
+#: the video holds). Each query's moment is its photo's 3 s shot.
+SEARCH_SET: dict[str, list[tuple[str, str]]] = {
+    "slides_a.mp4": [("orange.jpg", "an orange"), ("baboon.jpg", "a monkey"), ("butterfly.jpg", "a butterfly"),
+                     ("squirrel_cls.jpg", "a squirrel"), ("apple.jpg", "an apple")],
+    "slides_b.mp4": [("messi5.jpg", "a football player kicking a ball"), ("chicky_512.png", "a dog"),
+                     ("building.jpg", "a building"), ("licenseplate_motion.jpg", "the back of a car"),
+                     ("smarties.png", "colourful sweets")],
+    "slides_c.mp4": [("HappyFish.jpg", "a cartoon fish"), ("fruits.jpg", "sliced fruit"),
+                     ("starry_night.jpg", "a painting of a night sky"), ("aero1.jpg", "an aerial view of a town"),
+                     ("home.jpg", "a palace with towers")],
+}
+
+
+def search_set(folder: Path, seconds: int = 3) -> tuple[list[Path], Path]:
+    """Build :data:`SEARCH_SET` in ``folder``: the videos, the image queries and ``queries.jsonl``."""
+    import json
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    videos, lines = [], []
+    for name, photos in SEARCH_SET.items():
+        videos.append(slideshow([PHOTOS / p for p, _ in photos], folder / name, seconds=seconds))
+        for i, (photo, text) in enumerate(photos):
+            span = {"video": name, "start": i * seconds, "end": (i + 1) * seconds}
+            with Image.open(PHOTOS / photo) as img:
+                w, h = img.size
+                crop = img.convert("RGB").crop((int(w * 0.15), int(h * 0.15), int(w * 0.85), int(h * 0.85)))
+                crop = crop.resize((max(1, int(crop.width * 0.6)), max(1, int(crop.height * 0.6))))
+                query = folder / "queries" / f"{Path(photo).stem}.jpg"
+                query.parent.mkdir(exist_ok=True)
+                crop.save(query, quality=90)
+            lines.append({"text": text, **span})
+            lines.append({"image": f"queries/{query.name}", **span})
+    (folder / "queries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return videos, folder / "queries.jsonl"

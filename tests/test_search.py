@@ -106,11 +106,11 @@ def test_index_updates_incrementally(tmp_path):
     assert len(load_index(out).meta["frames"]) >= 4
     jfk = next(p for p in out.iterdir() if p.name.startswith("jfk-"))
     (jfk / "result.json").touch()
-    assert update_index(out) == {"added": 0, "updated": 1, "removed": 0, "kept": 1}
+    assert update_index(out) == {"added": 0, "updated": 1, "removed": 0, "kept": 1, "repaired": 0}
     import shutil
 
     shutil.rmtree(jfk)
-    assert update_index(out) == {"added": 0, "updated": 0, "removed": 1, "kept": 1}
+    assert update_index(out) == {"added": 0, "updated": 0, "removed": 1, "kept": 1, "repaired": 0}
     assert all(not m.video_id.startswith("jfk-") for m in search(out, "my fellow americans", k=5))
 
 
@@ -152,12 +152,44 @@ def test_faiss_path_agrees_with_exact_search():
         assert a[0].video_id == e[0].video_id == f"v{i}"
 
 
-def test_merge_joins_adjacent_hits_of_one_video():
+def test_hits_merge_only_when_they_are_one_moment():
     from avpipe.search.query import Moment, merge_hits
 
-    hits = [Moment("a", 0, 2, 0.5, "speech", None, ["x"]), Moment("a", 3, 4, 0.9, "frames", "t.jpg", ["y"]),
+    hits = [Moment("a", 0, 2, 0.88, "speech", None, ["x"]), Moment("a", 3, 4, 0.9, "frames", "t.jpg", ["y"]),
+            Moment("a", 4, 7, 0.5, "frames", "u.jpg", ["next shot"]),  # touches, far worse: its own moment
             Moment("a", 20, 21, 0.7, "speech", None, ["z"]), Moment("b", 0, 1, 0.8, "speech", None, ["w"])]
     merged = merge_hits(hits, gap_s=2.0)
     assert [(m.video_id, m.start, m.end, m.score, m.modality) for m in merged] == [
-        ("a", 0, 4, 0.9, "both"), ("b", 0, 1, 0.8, "speech"), ("a", 20, 21, 0.7, "speech")]
-    assert merged[0].thumbnail == "t.jpg" and merged[0].text == ["x", "y"]
+        ("a", 0, 4, 0.9, "both"), ("b", 0, 1, 0.8, "speech"), ("a", 20, 21, 0.7, "speech"), ("a", 4, 7, 0.5, "frames")]
+    assert merged[0].thumbnail == "t.jpg" and merged[0].text == ["y", "x"]
+    # a slideshow's five shots, one query: the best shot alone, the others after it
+    shots = [Moment("s", 3 * i, 3 * i + 3, score, "frames", f"{i}.jpg", [f"photo {i}"])
+             for i, score in enumerate([0.21, 0.62, 0.25, 0.3, 0.18])]
+    found = merge_hits(shots, gap_s=2.0)
+    assert (found[0].start, found[0].end, found[0].text) == (3, 6, ["photo 1"])
+    assert all(m.start >= 6 or m.end <= 3 for m in found[1:])
+
+def test_eval_search_on_the_labelled_slideshows(tmp_path):
+    """`avpipe eval search` on :data:`media.SEARCH_SET` (15 real photos in 3 slideshows; a text
+    and an image query each). Every image query finds its own 3 s shot first; so do the text
+    queries of the slideshow #12 was found on (a monkey, a butterfly, a squirrel, an orange)."""
+    import media
+
+    if not (media.PHOTOS / "baboon.jpg").exists():
+        pytest.skip("Debian's opencv-doc photos are not installed")
+    videos, queries = media.search_set(tmp_path / "set")
+    pipeline = tmp_path / "see.toml"
+    pipeline.write_text('name = "see"\nstages = ["probe", "decode", "shots", "keyframes", "vision"]\n')
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "avpipe", "run", *map(str, videos), "--out", str(out), "--pipeline",
+                          str(pipeline), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    done = subprocess.run([sys.executable, "-m", "avpipe", "eval", "search", "--index", str(out), "--queries",
+                           str(queries), "--details"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    summary, rows = lines[-1], lines[:-1]
+    assert summary["image"]["recall@1"] == 1.0, rows
+    first = {r["query"] for r in rows if r["rank"] == 1}
+    assert {"a monkey", "a butterfly", "a squirrel", "an orange"} <= first, rows
+    assert summary["text"]["recall@5"] >= 0.8, summary

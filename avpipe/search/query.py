@@ -3,16 +3,19 @@
 A text query is embedded by the text side of the index's space and compared (cosine) with
 keyframe embeddings (``frames``) and speech-segment embeddings (``speech``). Speech hits also
 get a lexical bonus, :data:`LEXICAL_WEIGHT` times the share of the query's content words that
-the line contains, because people search for what was said in the words it was said in
-("every time someone says 'budget'"), and a sentence embedding alone ranks a paraphrase as high
-as the quote.
+the line contains and :data:`PHRASE_WEIGHT` times the share of its word pairs, because people
+search for what was said in the words it was said in ("every time someone says 'budget'"), and a
+sentence embedding alone ranks a paraphrase as high as the quote.
 
 An image query is embedded by the image encoder; frames are compared by the encoder's own
 features (image to image: far finer than the 1,000-class bridge into the text space) when the
 index has them, else in the shared space.
 
-Hits of one video that overlap or lie within ``merge_gap_s`` of each other become one moment
-(its span, its best score, the texts of all its hits), best first.
+A hit is localised: a frame hit spans its keyframe's shot (at most 5 s either side of the
+keyframe), a speech hit its segment. Hits of one video become one moment (its span, its best
+score, the texts of its hits) only when they belong together: within ``merge_gap_s`` of each
+other and nearly as good as the moment's best (:data:`MERGE_CLOSE`), never just because they
+touch. Moments come best first.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 LEXICAL_WEIGHT = 0.5
+#: A quote is searched for in the order it was said: a line also gets this weight times the share
+#: of the query's word pairs (stop words included: "ask not", "not what") it holds.
+PHRASE_WEIGHT = 0.3
 _WORD = re.compile(r"[a-z0-9']+")
 #: Words too common to say what a query is about.
 STOP_WORDS = frozenset("""a an and are as at be but by for from has have he her his i in is it its me my not of on or
@@ -51,6 +57,20 @@ class Moment:
 
 def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1}
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    words = _WORD.findall(text.lower())
+    return set(zip(words, words[1:]))
+
+
+def lexical_bonus(words: set[str], pairs: set[tuple[str, str]], text: str) -> float:
+    """What a speech line gains for holding the query's own words (:data:`LEXICAL_WEIGHT`) and
+    its word pairs in order (:data:`PHRASE_WEIGHT`)."""
+    bonus = LEXICAL_WEIGHT * len(words & content_words(text)) / len(words) if words else 0.0
+    if pairs:
+        bonus += PHRASE_WEIGHT * len(pairs & word_pairs(text)) / len(pairs)
+    return bonus
 
 
 def _top(collection: Collection, modality: str, query: "np.ndarray", n: int, use_features: bool = False):
@@ -78,29 +98,29 @@ def _chunked(table: "np.ndarray", query: "np.ndarray") -> "np.ndarray":
     return np.concatenate([table[lo : lo + 100_000].astype(np.float32) @ query for lo in range(0, len(table), 100_000)])
 
 
-def merge_hits(hits: list[Moment], gap_s: float) -> list[Moment]:
-    """Hits of one video within ``gap_s`` of each other become one moment; best first."""
+#: Two hits of one video are one moment when they lie within ``merge_gap_s`` of each other (or
+#: overlap) and the later-found one scores within this much of the moment's best: a sentence and
+#: the shot it is said over, two keyframes of one long shot. Touching alone is not enough: the
+#: neighbouring shots of a slideshow, or a talk's next sentence, are other moments.
+MERGE_CLOSE = 0.05
+
+
+def merge_hits(hits: list[Moment], gap_s: float, close: float = MERGE_CLOSE) -> list[Moment]:
+    """Hits joined into moments (see :data:`MERGE_CLOSE`), best first. Hits are taken best
+    first, so a moment grows only from its best hit, by hits nearly as good."""
     moments: list[Moment] = []
-    by_video: dict[str, list[Moment]] = {}
-    for h in hits:
-        by_video.setdefault(h.video_id, []).append(h)
-    for group in by_video.values():
-        group.sort(key=lambda h: h.start)
-        current = None
-        for h in group:
-            if current is not None and h.start <= current.end + gap_s:
-                best = h if h.score > current.score else current
-                current = Moment(video_id=h.video_id, start=min(current.start, h.start), end=max(current.end, h.end),
-                                 score=max(current.score, h.score),
-                                 modality=current.modality if current.modality == h.modality else "both",
-                                 thumbnail=best.thumbnail,
-                                 text=current.text + [t for t in h.text if t not in current.text])
-            else:
-                if current is not None:
-                    moments.append(current)
-                current = Moment(**{**asdict(h), "text": list(h.text)})
-        moments.append(current)
-    return sorted(moments, key=lambda m: -m.score)
+    for h in sorted(hits, key=lambda h: (-h.score, h.video_id, h.start)):
+        for i, m in enumerate(moments):
+            if (m.video_id == h.video_id and h.start <= m.end + gap_s and h.end >= m.start - gap_s
+                    and h.score >= m.score - close):
+                moments[i] = Moment(video_id=m.video_id, start=min(m.start, h.start), end=max(m.end, h.end),
+                                    score=m.score, modality=m.modality if m.modality == h.modality else "both",
+                                    thumbnail=m.thumbnail or h.thumbnail,
+                                    text=m.text + [t for t in h.text if t not in m.text])
+                break
+        else:
+            moments.append(Moment(**{**asdict(h), "text": list(h.text)}))
+    return sorted(moments, key=lambda m: (-m.score, m.video_id, m.start))
 
 
 #: Largest image query, in pixels (a 64-megapixel photo; Pillow refuses decompression bombs above
@@ -158,13 +178,13 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
     pool = max(10 * k, 50)
     if text is not None:
         query = np.asarray(encoder.encode_texts([text])[0], np.float32)
-        words = content_words(text)
+        words, pairs = content_words(text), word_pairs(text)
         for name in wanted:
             rows, scores = _top(collection, name, query, pool)
             for r, s in zip(rows, scores):
                 meta = collection.meta[name][int(r)]
-                if name == "speech" and words:
-                    s = s + LEXICAL_WEIGHT * len(words & content_words(meta["text"])) / len(words)
+                if name == "speech":
+                    s = s + lexical_bonus(words, pairs, meta["text"])
                 hits.append(_hit(meta, float(s), name))
     else:
         rgb = read_image(image)
