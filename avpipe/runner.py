@@ -422,8 +422,9 @@ class Batch:
         self.order = {printable(item.input): i for i, item in enumerate(items)}  # records hold printable names
         self.index_path = self.out / f"index{suffix}.jsonl"
         self.log_path = self.out / f"log{suffix}.jsonl"
-        self.earlier = [r for r in _read_index(self.index_path) if r.input not in self.order and r.result
-                        and (self.out / r.result).is_file()]
+        ids = {item.video_id for item in items}  # the same file named another way is this batch's
+        self.earlier = [r for r in _read_index(self.index_path) if r.input not in self.order and r.video_id not in ids
+                        and r.result and (self.out / r.result).is_file()]
         self.records: list[IndexRecord] = []
         self._flushed = 0.0
         for path in passed:
@@ -503,10 +504,17 @@ def _lock(path: Path) -> int:
     closed or the process dies), or raise :class:`OutputBusy` naming who holds it."""
     import fcntl
 
+    import errno
+
     fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            # a file system without locks (some network mounts): say so, and go on unlocked
+            print(f"avpipe: {path.parent}: cannot lock the output folder ({exc.strerror}); "
+                  "do not start a second run into it until this one ends", file=sys.stderr)
+            return fd
         holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
         raise OutputBusy(f"another avpipe run ({holder}) is writing into this folder; wait for it to finish, "

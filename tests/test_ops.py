@@ -152,6 +152,8 @@ def engines(tmp_path_factory):
     inputs = folder / "in"
     shutil.copytree(SAMPLES, inputs, ignore=shutil.ignore_patterns("*.md"))
     (inputs / "broken.mp4").write_bytes(b"")
+    # a file name that is not UTF-8 travels through Ray's rows too (as bytes)
+    (inputs / "three_shots.mp4").rename(inputs / os.fsdecode(b"three\xffshots.mp4"))
     local = _cli("run", str(inputs), "--out", str(folder / "local"), "--quiet")
     ray = _cli("run", str(inputs), "--out", str(folder / "ray"), "--quiet", "--engine", "ray", "--workers", "2")
     return folder, local, ray
@@ -169,6 +171,7 @@ def test_ray_engine_gives_the_same_results_as_the_local_engine(engines):
     assert [r["status"] for r in records].count("ok") == 3
     broken = next(r for r in records if r["input"].endswith("broken.mp4"))
     assert broken["status"] == "error" and broken["error"]["type"] == "MediaOpenError"
+    assert any(r["input"].endswith(r"three\xffshots.mp4") and r["status"] == "ok" for r in records)
     assert (folder / "ray" / "index.html").is_file() and (folder / "ray" / "search" / "manifest.json").is_file()
 
 
