@@ -69,8 +69,9 @@ def compare_folders(a: Path, b: Path) -> list[str]:
 
 
 def _skipped(name: Path) -> bool:
-    # The HTML pages embed stage timings; the log is per run; search shards embed mtimes.
-    return name.suffix == ".html" or name.name.startswith("log") or name.parts[0] in ("search", ".avpipe-tmp")
+    # The HTML pages embed stage timings; the log and the lock are per run; search shards embed mtimes.
+    return (name.suffix == ".html" or name.name.startswith("log") or name.name == ".avpipe.lock"
+            or name.parts[0] in ("search", ".avpipe-tmp"))
 
 
 if __name__ == "__main__":
