@@ -327,7 +327,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if not any(out.glob("*/result.json")) and not (out / "search").is_dir():
         print(f"avpipe: {args.out} holds no results (give the --out folder of an `avpipe run`)", file=sys.stderr)
         return 2
-    return 0 if _update_index(args.out) is not None else 1
+    from .errors import OutputBusy
+    from .runner import folder_lock
+
+    try:
+        with folder_lock(out):
+            return 0 if _update_index(args.out) is not None else 1
+    except OutputBusy as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ the driver never re-reads a result to log it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -453,30 +454,33 @@ class Batch:
         return sorted(self.records, key=lambda r: self.order.get(r.input, len(self.order)))
 
     def close(self, search: bool = False) -> BatchSummary:
-        """Write the final index, the batch page and (``search``) the search index; the page and
-        the search index never fail the batch: their errors are reported, the results stand."""
-        self.flush()
-        summary = BatchSummary(records=self.ordered(), index_path=self.index_path)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the lock
-            self._lock_fd = None
-        if self.run.shard is not None:
+        """Write the final index, the batch page and (``search``) the search index, then let go of
+        the folder's lock; the page and the search index never fail the batch: their errors are
+        reported, the results stand."""
+        try:
+            self.flush()
+            summary = BatchSummary(records=self.ordered(), index_path=self.index_path)
+            if self.run.shard is not None:
+                return summary
+            if "html" in self.run.formats:
+                from .report import write_index
+
+                try:
+                    write_index(self.out, [*summary.records, *self.earlier])
+                except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+                    print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if search:
+                from .search import update_index
+
+                try:
+                    summary.search = update_index(self.out)
+                except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+                    summary.search_error = f"{type(exc).__name__}: {exc}"
             return summary
-        if "html" in self.run.formats:
-            from .report import write_index
-
-            try:
-                write_index(self.out, [*summary.records, *self.earlier])
-            except Exception as exc:  # noqa: BLE001 - the results themselves are complete
-                print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if search:
-            from .search import update_index
-
-            try:
-                summary.search = update_index(self.out)
-            except Exception as exc:  # noqa: BLE001 - the results themselves are complete
-                summary.search_error = f"{type(exc).__name__}: {exc}"
-        return summary
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
 
     def _note(self, input: str, stage: str, status: str, error_type: str | None, message: str) -> None:
         """A log line about an input that gets no index record (passed over in discovery)."""
@@ -497,6 +501,17 @@ class Batch:
             f.write(text)
         if self.run.log_stderr:
             sys.stderr.write(text)
+
+
+@contextlib.contextmanager
+def folder_lock(out: Path):
+    """Hold an output folder's lock (as a batch does) for a while: ``avpipe index`` takes it so
+    that it never rebuilds the search index under a running batch."""
+    fd = _lock(Path(out) / ".avpipe.lock")
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _lock(path: Path) -> int:

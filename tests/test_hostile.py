@@ -116,8 +116,11 @@ def test_runs_into_one_folder_keep_every_result_and_refuse_to_overlap(tmp_path, 
         held.write("pid 1234 on elsewhere")
         held.flush()
         refused = cli("run", str(gen("vfr.mkv")), "--out", str(out), "--pipeline", light, "--quiet", "--force")
+        index_refused = cli("index", str(out))
     line = one_line_error(refused)
     assert "another avpipe run (pid 1234 on elsewhere) is writing into this folder" in line
+    assert "is writing into this folder" in one_line_error(index_refused)
+    assert cli("index", str(out)).returncode == 0  # once the folder is free
 
 
 def test_a_damaged_search_index_is_repaired_from_the_results(tmp_path, gen, light):
