@@ -193,16 +193,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         print(f"avpipe: --out {args.out} exists and is not a folder", file=sys.stderr)
         return 2
-    from .discover import discover
-
-    if not discover(inputs):
-        print(f"avpipe: no video found in {' '.join(inputs)} (folders are searched for video files; "
-              "name a file directly to take it whatever it holds)", file=sys.stderr)
-        return 2
     run = RunOptions(workers=args.workers, timeout_s=args.timeout, formats=args.formats, progress=not args.quiet,
                      shard=args.shard, resume=not args.force, log_stderr=args.log_json)
     search = args.shard is None and not args.no_index
-    from .errors import OutputBusy
+    from .errors import NoInputs, OutputBusy
 
     try:
         if args.engine == "ray":
@@ -211,7 +205,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             summary = run_batch_ray(inputs, args.out, pipeline, run, search=search)
         else:
             summary = run_batch(inputs, args.out, pipeline, run, search=search)
-    except OutputBusy as exc:
+    except (NoInputs, OutputBusy) as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -259,53 +253,50 @@ def _print_index_counts(counts: dict) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .errors import AvpipeError, BadQuery
+    from .errors import AvpipeError, BadQuery, IndexDamaged
     from .search import search
-    from .search.index import IndexDamaged
 
     if (args.query is None) == (args.image is None):
         print("avpipe: give a QUERY or --image PATH (one of them)", file=sys.stderr)
         return 2
-    if args.query is not None and not args.query.strip():
-        print("avpipe: the query is empty", file=sys.stderr)
-        return 2
-    if not Path(args.index).is_dir():
+    index = Path(args.index)
+    if not index.is_dir():
         print(f"avpipe: --index {args.index}: no such folder", file=sys.stderr)
         return 2
-    for attempt in (1, 2):
+
+    def find():
+        return search(index, text=args.query, image=args.image, k=args.k, modality=args.modality)
+
+    try:
         try:
-            moments = search(args.index, text=args.query, image=args.image, k=args.k, modality=args.modality)
-            break
-        except IndexDamaged as exc:
-            out = Path(args.index)
-            out = out.parent if out.name == "search" else out
-            if attempt == 2 or _update_index(str(out), quiet=True) is None:
+            moments = find()
+        except IndexDamaged as exc:  # repaired from the results, then asked again
+            out = index.parent if index.name == "search" else index
+            if _update_index(str(out), quiet=True) is None:
                 print(f"avpipe: {exc}; `avpipe index {out}` could not repair it", file=sys.stderr)
                 return 1
             print(f"avpipe: the search index was damaged ({exc}); repaired it from the results in {out}",
                   file=sys.stderr)
-        except BadQuery as exc:
-            print(f"avpipe: {exc}", file=sys.stderr)
-            return 2
-        except (AvpipeError, OSError) as exc:
-            print(f"avpipe: {exc}", file=sys.stderr)
-            return 1
+            moments = find()
+    except BadQuery as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    except (AvpipeError, OSError) as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
     for m in moments:
         print(json.dumps(m.as_dict(), ensure_ascii=False))
     return 0
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-
     from .errors import AvpipeError, DamagedResult
     from .search import ask
-    from .search.ask import read_result
 
     if not args.question.strip():
         print("avpipe: the question is empty", file=sys.stderr)
         return 2
     try:
-        read_result(args.result)
         answer = ask(args.result, args.question, k=args.k, model=args.model)
     except DamagedResult as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
@@ -434,11 +425,12 @@ def _cmd_eval_search(args: argparse.Namespace) -> int:
 
     try:
         queries = read_queries(args.queries)
-        report = evaluate_search(args.index, queries)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a missing or malformed set is a usage error
         print(f"avpipe: {exc}", file=sys.stderr)
         return 2
-    except AvpipeError as exc:
+    try:
+        report = evaluate_search(args.index, queries)
+    except (AvpipeError, OSError) as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 1
     if args.details:

@@ -45,6 +45,11 @@ def _type_ok(value, hint) -> bool:
     return isinstance(value, hint)
 
 
+def _as_field(hint, value):
+    """A checked TOML value as the field holds it: arrays become tuples (frozen options)."""
+    return tuple(value) if typing.get_origin(hint) is tuple else value
+
+
 def _describe(hint) -> str:
     return str(hint).replace("<class '", "").replace("'>", "").replace("NoneType", "None")
 
@@ -74,9 +79,7 @@ def build_options(cls, table: dict, where: str):
     hints = typing.get_type_hints(cls)
     for key, value in table.items():
         check_field(f"{where} {key}", fields[key], hints[key], value)
-    if any(typing.get_origin(hints[k]) is tuple for k in table):
-        table = {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in table.items()}
-    return cls(**table)
+    return cls(**{key: _as_field(hints[key], value) for key, value in table.items()})
 
 
 def _check_model(where: str, name: str, formats: tuple[str, ...]) -> None:
@@ -131,7 +134,7 @@ def parse_pipeline(text: str, name: str = "custom", where: str = "<pipeline>") -
     for key in top:
         if key in data:
             check_field(f"{where}: {key}", top[key], hints[key], data[key])
-            kwargs[key] = tuple(data.pop(key)) if key == "stages" else data.pop(key)
+            kwargs[key] = _as_field(hints[key], data.pop(key))
     for section, cls in SECTIONS.items():
         table = data.pop(section, {})
         if not isinstance(table, dict):

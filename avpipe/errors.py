@@ -57,3 +57,12 @@ class BadQuery(AvpipeError, ValueError):
 
 class DamagedResult(AvpipeError, ValueError):
     """A result.json that cannot be read back (truncated, edited, not a result)."""
+
+
+class NoInputs(AvpipeError, FileNotFoundError):
+    """A batch found nothing to process in what it was given (an empty folder, no video in it)."""
+
+
+class IndexDamaged(AvpipeError, ValueError):
+    """A search index's files do not match its manifest (truncated, edited, missing): rebuild it
+    from the results (``avpipe index DIR``, :func:`avpipe.search.update_index`)."""

@@ -37,7 +37,7 @@ from typing import Callable
 
 from .atomic import atomic_write_text, file_mode, publish_dir
 from .discover import Input, discover
-from .errors import AvpipeError, OutputBusy, WorkerCrashed, WorkerTimeout
+from .errors import AvpipeError, NoInputs, OutputBusy, WorkerCrashed, WorkerTimeout
 from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord, printable
@@ -406,16 +406,20 @@ class Batch:
     The index describes every result in ``out``, not only this batch's: records of earlier runs
     whose results are still there are kept (after this batch's own, in their earlier order). Two
     runs into one folder at once are refused: the batch holds a lock (``.avpipe.lock``, one per
-    shard) until :meth:`close`, and a second run fails at once with :class:`OutputBusy`.
+    shard) until :meth:`close`, and a second run fails at once with :class:`OutputBusy`. Inputs
+    that hold no video raise :class:`NoInputs` before anything is written.
     """
 
     def __init__(self, inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions) -> None:
         self.out, self.pipeline, self.run = Path(out), pipeline, run
+        passed: list[Path] = []
+        items = discover(inputs, passed)
+        if not items:  # before anything is created: a usage error, not an empty batch
+            raise NoInputs(f"no video found in {' '.join(inputs)} (folders are searched for video files; "
+                           "name a file directly to take it whatever it holds)")
         self.out.mkdir(parents=True, exist_ok=True)
         suffix = "" if run.shard is None else f".shard-{run.shard[0]}-of-{run.shard[1]}"
         self._lock_fd = _lock(self.out / f".avpipe{suffix}.lock")
-        passed: list[Path] = []
-        items = discover(inputs, passed)
         if run.shard is not None:
             i, n = run.shard
             items = [item for position, item in enumerate(items) if position % n == i]

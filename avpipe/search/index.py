@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import atomic_write_bytes, atomic_write_text
-from ..errors import AvpipeError
+from ..errors import AvpipeError, IndexDamaged
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,11 +40,6 @@ ANN_MIN_ROWS = 50_000
 MODALITIES = ("frames", "speech")
 #: A frame moment spans its shot, cut to this many seconds either side of the keyframe.
 FRAME_SPAN_S = 5.0
-
-
-class IndexDamaged(AvpipeError, ValueError):
-    """The index's files do not match its manifest (truncated, edited, missing): rebuild it
-    from the results with :func:`update_index`."""
 
 
 def _sha256(data: bytes) -> str:

@@ -87,7 +87,7 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
             raw = results[i]
         found = _place(raw, piece, allowed, end_s, options)
         if results is not None:  # one-window pieces: worth a second look when speech went missing
-            found = _second_look(audio, piece, found, allowed, end_s, backend, language, options, meta)
+            found = _second_look(audio, piece, found, allowed, end_s, backend, language, options)
         segments.extend(found)
     return Transcript(language=language, segments=segments), meta
 
@@ -104,10 +104,6 @@ def _place(raw: list[RawSegment], piece: Piece, allowed: list[tuple[float, float
     return out
 
 
-def _regions(piece: Piece) -> list[tuple[float, float]]:
-    return [(a, a + n) for a, n in zip(piece.starts, piece.lengths)]
-
-
 def _missing_speech(audio: "np.ndarray", segments: list[Segment], regions: list[tuple[float, float]],
                     o: "SpeechOptions") -> float:
     """Seconds of speech (by a fine VAD pass) in the stretches of ``regions`` no word covers."""
@@ -121,9 +117,9 @@ def _missing_speech(audio: "np.ndarray", segments: list[Segment], regions: list[
 
 
 def _second_look(audio: "np.ndarray", piece: Piece, found: list[Segment], allowed: list[tuple[float, float]],
-                 end_s: float, backend, language: str | None, o: "SpeechOptions", meta: dict) -> list[Segment]:
+                 end_s: float, backend, language: str | None, o: "SpeechOptions") -> list[Segment]:
     """``found`` again, from the piece decoded as two halves, when that covers more of its speech."""
-    regions = _regions(piece)
+    regions = piece.regions()
     missing = _missing_speech(audio, found, regions, o)
     if not missing:
         return found
@@ -132,18 +128,14 @@ def _second_look(audio: "np.ndarray", piece: Piece, found: list[Segment], allowe
         return found
     decoded, _ = backend.transcribe_many([h.audio for h in halves], language)
     again = [s for half, raw in zip(halves, decoded) for s in _place(raw, half, allowed, end_s, o)]
-    better = _missing_speech(audio, again, regions, o) < missing
-    meta["second_looks"] = meta.get("second_looks", 0) + 1
-    meta["second_looks_kept"] = meta.get("second_looks_kept", 0) + better
-    return again if better else found
+    return again if _missing_speech(audio, again, regions, o) < missing else found
 
 
 def uncovered(segments: list[Segment], regions: list[tuple[float, float]], min_s: float) -> list[tuple[float, float]]:
     """Stretches of at least ``min_s`` seconds inside ``regions`` that no word (or, for a segment
     without word times, no segment) covers."""
-    spans = sorted((w.start, w.end) for s in segments for w in s.words)
-    spans += [(s.start, s.end) for s in segments if not s.words]
-    spans.sort()
+    spans = sorted([(w.start, w.end) for s in segments for w in s.words] +
+                   [(s.start, s.end) for s in segments if not s.words])
     gaps = []
     for a, b in regions:
         at = a

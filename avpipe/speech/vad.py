@@ -62,6 +62,10 @@ class Piece:
     starts: list[float]  # start of each region in the media
     lengths: list[float]
 
+    def regions(self) -> list[tuple[float, float]]:
+        """The media spans the piece is made of."""
+        return [(a, a + n) for a, n in zip(self.starts, self.lengths)]
+
     def to_media(self, t: float) -> float:
         i = max(0, bisect.bisect_right(self.offsets, t) - 1)
         return self.starts[i] + min(t - self.offsets[i], self.lengths[i])
