@@ -1,6 +1,7 @@
 # avpipe as a GPU container job: the same program as the CLI (ENTRYPOINT avpipe).
 #   docker build -t avpipe .                          # models of the "default" profile baked in
-#   docker build --build-arg MODEL_PROFILE=gpu -t avpipe:gpu .   # + large-v3-turbo (needs network)
+#   docker build --build-arg MODEL_PROFILE=gpu -t avpipe:gpu .   # + what pipelines/gpu.toml names (needs network)
+#   docker run --gpus all -v /data:/data avpipe:gpu run /data/in --out /data/out --pipeline gpu
 #   docker run --gpus all -v /data:/data avpipe run /data/in --out /data/out
 # CUDA 12 runtime + cuDNN 9 for CTranslate2 (faster-whisper); torch's cu130 wheels bring their own
 # CUDA 13 libraries, so the node's driver must support CUDA 13 (>= 580).

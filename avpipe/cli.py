@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("result", metavar="RESULT_DIR", help="a video's result folder (with result.json)")
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--model", default=None, help="a transformers LM (folder or cached hub id) to generate the answer")
+    ask.add_argument("--vlm", default=None, metavar="MODEL",
+                     help="a vision-language model (folder or cached hub id) that looks at the keyframes and answers "
+                          "(default: the captions model that made the result, if any)")
+    ask.add_argument("--retrieval", action="store_true", help="quote the best evidence; no generative model")
+    ask.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ask.add_argument("-k", type=_positive_int, default=5, metavar="N", help="evidence items (default 5)")
 
     index = sub.add_parser("index", help="build or update the search index of an `avpipe run` output folder")
@@ -101,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="every known model and where it would come from now")
     fetch = msub.add_parser("fetch", help="make a model available offline (downloads hub models)")
     fetch.add_argument("names", nargs="*", metavar="NAME")
-    fetch.add_argument("--profile", default=None, help="a named set of models: default (bundled) or gpu")
+    fetch.add_argument("--profile", default=None, metavar="PIPELINE",
+                       help="every bundled model and what a shipped pipeline names (default, gpu)")
     convert = msub.add_parser("convert", help="write a model's CTranslate2 weights in another format")
     convert.add_argument("name", metavar="NAME", help="registry name or CTranslate2 folder")
     convert.add_argument("--to", choices=("openai", "transformers"), required=True)
@@ -164,6 +170,12 @@ def _pipeline_or_none(name: str):
         return None
 
 
+def _shipped() -> set[str]:
+    from .config import builtin_pipelines
+
+    return set(builtin_pipelines())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -175,6 +187,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.device:
         pipeline = dataclasses.replace(pipeline, device=args.device)
+    from .config import missing_models
+
+    missing = missing_models(pipeline)
+    if missing:  # before any output is made: a half-equipped machine fails at once, not per video
+        profile = f"--profile {pipeline.name}" if pipeline.name in _shipped() else " ".join(missing)
+        print(f"avpipe: pipeline {pipeline.name!r} needs models that are not on this machine: {', '.join(missing)}; "
+              f"run `avpipe models fetch {profile}` where a network is reachable", file=sys.stderr)
+        return 2
     if args.workers < 0:
         print("avpipe: --workers must be 0 or more", file=sys.stderr)
         return 2
@@ -297,7 +317,17 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print("avpipe: the question is empty", file=sys.stderr)
         return 2
     try:
-        answer = ask(args.result, args.question, k=args.k, model=args.model)
+        from .device import resolve_device
+        from .search.ask import read_result
+
+        vlm = args.vlm
+        if vlm is None and not args.retrieval and not args.model:  # the VLM that captioned this video
+            made = read_result(args.result).stages.get("captions")
+            vlm = made.model if made is not None and made.status == "ok" else None
+        if args.retrieval:
+            vlm, args.model = None, None
+        answer = ask(args.result, args.question, k=args.k, model=args.model, vlm=vlm,
+                     device=resolve_device(args.device, "torch"))
     except DamagedResult as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 2
@@ -344,7 +374,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from .errors import AvpipeError
-    from .models import REGISTRY, resolve, status, verify
+    from .models import REGISTRY, fetch, resolve, status, verify
 
     if args.models_command == "list":
         for spec in REGISTRY.values():
@@ -365,12 +395,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
             return 1
     names = args.names or [n for n, spec in REGISTRY.items() if spec.bundled]
     if args.models_command == "fetch":
-        from .models import PROFILES
+        from .config import builtin_pipelines, profile_models
 
-        if args.profile and args.profile not in PROFILES:
-            print(f"avpipe: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr)
+        if args.profile and args.profile not in builtin_pipelines():
+            print(f"avpipe: unknown profile {args.profile!r}; known: {', '.join(sorted(builtin_pipelines()))}",
+                  file=sys.stderr)
             return 2
-        names = list(dict.fromkeys([*args.names, *PROFILES.get(args.profile, ())]))
+        names = list(dict.fromkeys([*args.names, *(profile_models(args.profile) if args.profile else ())]))
         if not names:
             print("avpipe: name models or a --profile", file=sys.stderr)
             return 2
@@ -378,7 +409,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for name in names:
         try:
             if args.models_command == "fetch":
-                print(json.dumps({"model": name, "path": str(resolve(name, allow_download=True))}))
+                print(json.dumps({"model": name, "path": str(fetch(name))}))
             else:
                 facts = verify(name)
                 print(json.dumps(facts))

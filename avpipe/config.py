@@ -111,6 +111,10 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
     _check_model(f"{where} [vision] text_model", options.vision.text_model, ("sentence-transformers",))
     if options.vision.backend == "clip" and not options.vision.clip_model:
         raise PipelineConfigError(f"{where} [vision] clip_model: the clip backend needs a hub id or folder")
+    if "captions" in stages and not options.captions.model:
+        raise PipelineConfigError(f"{where} [captions] model: the captions stage needs a VLM's hub id or folder")
+    if "captions" in stages and ("keyframes" not in stages or stages.index("captions") < stages.index("keyframes")):
+        raise PipelineConfigError(f"{where}: the captions stage must come after 'keyframes'")
     if options.summary.backend == "transformers" and not options.summary.model:
         raise PipelineConfigError(f"{where} [summary] model: the transformers backend needs a hub id or folder")
     if options.summary.max_highlights < options.summary.min_highlights:
@@ -168,3 +172,37 @@ def load_pipeline(name_or_path: str = "default") -> PipelineOptions:
     if name_or_path not in shipped:
         raise PipelineConfigError(f"unknown pipeline {name_or_path!r}; shipped: {sorted(shipped)}")
     return parse_pipeline(shipped[name_or_path], name_or_path, f"pipelines/{name_or_path}.toml")
+
+
+def pipeline_models(options: PipelineOptions) -> list[str]:
+    """Every model a pipeline will load, by the name or path it gives (registry names, hub ids,
+    folders), the shared space's text encoder first, then in stage order."""
+    stages = set(options.stages)
+    names = [options.vision.text_model] if stages & {"vision", "fusion", "summary", "captions"} else []
+    if "vision" in stages:
+        names.append(options.vision.clip_model if options.vision.backend == "clip" else "efficientnet-lite0")
+        if options.vision.faces:
+            names.append("fer-mini-xception")
+    if "captions" in stages and options.captions.model:
+        names.append(options.captions.model)
+    if "speech" in stages:
+        names.append(options.speech.model)
+    if "summary" in stages and options.summary.backend == "transformers" and options.summary.model:
+        names.append(options.summary.model)
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def profile_models(profile: str) -> list[str]:
+    """The models of a profile for ``avpipe models fetch --profile``: every bundled model, and
+    what the shipped pipeline of that name (``pipelines/<profile>.toml``) names."""
+    from .models import REGISTRY
+
+    bundled = [name for name, spec in REGISTRY.items() if spec.bundled]
+    return list(dict.fromkeys([*bundled, *pipeline_models(load_pipeline(profile))]))
+
+
+def missing_models(options: PipelineOptions) -> list[str]:
+    """The models a pipeline names that are not on this machine (nothing is downloaded)."""
+    from .models import available
+
+    return [name for name in pipeline_models(options) if not available(name)]

@@ -248,13 +248,48 @@ def resolve(name_or_path: str, allow_download: bool = False) -> Path:
     raise ModelNotAvailable("its bundled package is not installed", name_or_path)
 
 
-#: Named sets of models for ``avpipe models fetch --profile`` (the container image fetches one at
-#: build time): "default" is what the shipped pipeline uses offline, all bundled; "gpu" adds the
-#: hub Whisper models that GPU pipelines name (downloaded where a network is reachable).
-PROFILES: dict[str, tuple[str, ...]] = {
-    "default": ("tiny.en", "base", "minilm", "efficientnet-lite0", "fer-mini-xception"),
-    "gpu": ("tiny.en", "base", "minilm", "efficientnet-lite0", "fer-mini-xception", "large-v3-turbo"),
-}
+def available(name_or_path: str) -> bool:
+    """Whether a model a pipeline names is on this machine now (nothing is downloaded): a
+    folder, a registry model that is bundled or cached, or a hub id in the Hugging Face cache."""
+    if Path(name_or_path).expanduser().exists():
+        return True
+    spec = REGISTRY.get(name_or_path)
+    if spec is not None:
+        return status(spec) != "missing"
+    return hub_folder(name_or_path) is not None
+
+
+def hub_folder(repo_id: str, allow_download: bool = False) -> Path | None:
+    """The Hugging Face cache's copy of ``repo_id`` (downloaded first when allowed), or None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=not allow_download))
+    except Exception as exc:  # noqa: BLE001 - offline cache miss, unknown id, network refusal
+        if allow_download:
+            raise ModelNotAvailable(f"could not be downloaded: {exc}", repo_id) from exc
+        return None
+
+
+def local_folder(name_or_path: str) -> Path:
+    """A transformers model's folder: the path itself, or the Hugging Face cache's copy of a hub
+    id. Raises :class:`ModelNotAvailable` saying how to fetch it."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    folder = hub_folder(name_or_path)
+    if folder is None:
+        raise ModelNotAvailable(f"not in the Hugging Face cache; run `avpipe models fetch {name_or_path}` "
+                                "where a network is reachable", name_or_path)
+    return folder
+
+
+def fetch(name: str) -> Path:
+    """Make a model available offline: a registry model from its bundle or hub repository, any
+    other name as a Hugging Face repository id (downloaded into ``HF_HOME``'s cache)."""
+    if name in REGISTRY or Path(name).expanduser().is_dir():
+        return resolve(name, allow_download=True)
+    return hub_folder(name, allow_download=True)
 
 
 def status(spec: ModelSpec) -> str:

@@ -203,9 +203,31 @@ class SummaryOptions:
     max_highlights: int = within(7, ge=1)
     # How much visual salience (from fusion) adds to a sentence's centrality (0: none).
     salience_weight: float = within(0.5, ge=0)
+    # How much a sentence's closeness to the captions of the shots around it adds to its weight
+    # (a caption says what is seen; 0: captions do not count).
+    caption_weight: float = within(0.25, ge=0)
     # Chapters are at least this long (seconds) and at most this many.
     min_chapter_s: float = within(20.0, ge=0)
     max_chapters: int = within(8, ge=1)
+
+
+#: What the captions stage asks a VLM for each shot, unless the pipeline says otherwise.
+CAPTION_PROMPT = "Describe this image in one sentence: who or what is in it, and what is happening."
+
+
+@dataclass(frozen=True)
+class CaptionOptions:
+    # "transformers": a vision-language model (any AutoModelForImageTextToText: Qwen2.5-VL,
+    # SmolVLM2, LLaVA-OneVision, ...) writes one caption per shot from its first keyframe.
+    backend: str = one_of("transformers")
+    # Hub id (from the local cache; `avpipe models fetch`) or folder of the VLM. Required.
+    model: str | None = None
+    # The instruction given with each keyframe.
+    prompt: str = CAPTION_PROMPT
+    # Longest caption, in tokens (greedy decoding stops earlier at the end of the sentence).
+    max_new_tokens: int = within(48, ge=1)
+    # Keyframes captioned per forward pass (GPU: 16-64; memory grows with it).
+    batch_size: int = within(8, ge=1)
 
 
 @dataclass(frozen=True)
@@ -226,3 +248,4 @@ class PipelineOptions:
     fusion: FusionOptions = field(default_factory=FusionOptions)
     events: EventOptions = field(default_factory=EventOptions)
     summary: SummaryOptions = field(default_factory=SummaryOptions)
+    captions: CaptionOptions = field(default_factory=CaptionOptions)

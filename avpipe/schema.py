@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -186,12 +186,14 @@ class Keyframe(_Model):
     labels: list[Label] = Field(default_factory=list)
     faces: list[Face] = Field(default_factory=list)
     thumbnail: str | None = Field(None, description="JPEG path relative to the result folder.")
+    caption: str | None = Field(None, description="What a vision-language model says the frame shows (the captions "
+                                "stage: one per shot, on the shot's first keyframe); None when not captioned.")
 
 
 class Event(_Model):
     """Something that happens at a time. ``kind`` is one of: shot_change, speech, silence,
     face_appear, face_disappear, label, keyword, emotion_change, loud_sound, music,
-    text_on_screen."""
+    text_on_screen, caption (a shot's caption, spanning the shot)."""
 
     start: float
     end: float

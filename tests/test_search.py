@@ -76,7 +76,7 @@ def test_ask_where_is_the_telescope(samples_out):
     proc = _cli("ask", str(folder), "Where is the telescope?")
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
-    assert answer["method"] == "extractive"
+    assert answer["method"] == "retrieval"
     assert "Goddard" in answer["answer"] and 8.0 <= answer["start"] < answer["end"] <= 13.1
     assert any("Goddard" in e["text"] and e["start"] <= answer["start"] for e in answer["evidence"][:2])
 

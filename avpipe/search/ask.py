@@ -9,12 +9,17 @@ of the question's content words it contains, plus :data:`CUE_WEIGHT` when it has
 thing the question word asks for (where: a place; when: a time or date; who: a name; how
 many / how much: a number). These cues are stated heuristics, not a reading-comprehension model.
 
-Without a generative model the answer is extractive and says so: the best unit, narrowed to the
-segment inside it that carries the cue when there is one. When nothing is relevant enough
+Without a generative model the answer is retrieval and says so (``method = "retrieval"``): the
+best unit quoted, narrowed to the segment inside it that carries the cue when there is one. When nothing is relevant enough
 (:data:`MIN_RELEVANCE`), the answer says that the video does not seem to answer the question. With ``model`` (any transformers
 causal LM or seq2seq model, folder or cached hub id; a VLM's language side works the same way,
 text in, text out) the answer is generated from a prompt holding only the evidence lines with
 their times, so it is grounded in them.
+
+With ``vlm`` (a vision-language model, e.g. the captions stage's) the model also *looks*: the
+keyframes among the evidence, and the keyframes nearest the best text evidence, up to
+``max_images``, go to it as pictures, each introduced by its time, with the evidence lines around
+them; the answer lists those keyframes (time and thumbnail) among its evidence.
 """
 
 from __future__ import annotations
@@ -46,13 +51,14 @@ class Evidence:
     source: str  # sentence, segment, keyframe, event
     text: str
     score: float
+    thumbnail: str | None = None  # keyframes: the JPEG, relative to the result folder
 
 
 @dataclass
 class Answer:
     question: str
     answer: str
-    method: str  # "extractive" or the generative model's name
+    method: str  # "retrieval", or the generative model's name (a VLM's when it looked at keyframes)
     start: float | None
     end: float | None
     evidence: list[Evidence] = field(default_factory=list)
@@ -93,12 +99,14 @@ def units(result: Result) -> list[Evidence]:
     found = [Evidence(a, b, "sentence", text, 0.0) for a, b, text, parts in sentences(result) if len(parts) > 1]
     found += [Evidence(s.start, s.end, "segment", s.text.strip(), 0.0) for s in result.transcript.segments]
     for k in result.keyframes:
-        if k.labels or k.faces:
+        if k.labels or k.faces or k.caption:
             seen = ", ".join(label.label for label in k.labels[:3])
+            if k.caption:
+                seen = f"{k.caption} ({seen})" if seen else k.caption
             faces = f"; {len(k.faces)} face{'s' * (len(k.faces) != 1)}" if k.faces else ""
-            found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}{faces}", 0.0))
+            found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}{faces}", 0.0, k.thumbnail))
     for e in result.events:  # (keywords are not units: they repeat the transcript's own words)
-        if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "label"):
+        if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "label"):  # (captions: keyframes)
             found.append(Evidence(e.start, e.end, "event", f"{e.kind.replace('_', ' ')}: {e.label}", 0.0))
     return found
 
@@ -122,7 +130,7 @@ def read_result(result_dir: str | Path) -> Result:
 
 
 def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = None, device: str = "cpu",
-        max_new_tokens: int = 96) -> Answer:
+        max_new_tokens: int = 96, vlm: str | None = None, max_images: int = 4) -> Answer:
     """Answer ``question`` about the video whose result is in ``result_dir`` (see module docstring)."""
     from ..vision.text import load_text
 
@@ -130,7 +138,7 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
     found = units(result)
     if not found:
         return Answer(question=question, answer="The video has no transcript, labels or events to answer from.",
-                      method="extractive", start=None, end=None)
+                      method="retrieval", start=None, end=None)
     encoder = load_text("minilm", device)
     vectors = encoder.encode([question] + [u.text for u in found])
     words = content_words(question)
@@ -148,7 +156,9 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
     best = ranked[0]
     if relevance < MIN_RELEVANCE:
         return Answer(question=question, answer="Nothing in this video seems to answer that (closest evidence listed).",
-                      method="extractive", start=None, end=None, evidence=ranked)
+                      method="retrieval", start=None, end=None, evidence=ranked)
+    if vlm:
+        return _look_and_answer(Path(result_dir), question, vlm, found, ranked, max_images, device, max_new_tokens)
     if model:
         from ..understand.generate import generate
         from ..timecode import clock
@@ -167,6 +177,38 @@ def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = N
             focus = max(inside, key=lambda u: u.score)
             if focus not in ranked:
                 ranked = [ranked[0], focus, *ranked[1:-1]]
-    return Answer(question=question, answer=focus.text, method="extractive", start=focus.start, end=focus.end,
+    return Answer(question=question, answer=focus.text, method="retrieval", start=focus.start, end=focus.end,
                   evidence=ranked)
+
+
+def _look_and_answer(folder: Path, question: str, vlm: str, found: list[Evidence], ranked: list[Evidence],
+                     max_images: int, device: str, max_new_tokens: int) -> Answer:
+    """The VLM's answer from the ranked evidence and the keyframes it points at (module docstring)."""
+    import cv2
+
+    from ..timecode import clock
+    from ..vision.vlm import answer, load_vlm
+
+    folder = folder.parent if folder.name == "result.json" else folder
+    frames = [u for u in found if u.source == "keyframe" and u.thumbnail]
+    shown: list[Evidence] = [u for u in ranked if u in frames]
+    for u in ranked:  # the keyframe nearest each piece of text evidence, best evidence first
+        if u.source != "keyframe" and frames:
+            mid = (u.start + u.end) / 2
+            near = min(frames, key=lambda f: abs(f.start - mid))
+            if near not in shown:
+                shown.append(near)
+    images, times, kept = [], [], []
+    for u in shown[:max_images]:
+        image = cv2.imread(str(folder / u.thumbnail))
+        if image is not None:
+            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            times.append(clock(u.start))
+            kept.append(u)
+    notes = "\n".join(f"[{clock(u.start)}-{clock(u.end)}] {u.source}: {u.text}" for u in sorted(ranked, key=lambda u: u.start))
+    model = load_vlm(vlm, device)
+    text = answer(model, question, notes, images, times, max_new_tokens) or ranked[0].text
+    evidence = ranked + [u for u in kept if u not in ranked]
+    best = ranked[0]
+    return Answer(question=question, answer=text, method=vlm, start=best.start, end=best.end, evidence=evidence)
 

@@ -74,7 +74,8 @@ def _signature(folder: Path) -> str:
 def video_moments(folder: Path, encoder_for=None) -> dict | None:
     """The moments of one result folder as arrays + meta rows, or None when it has no result.
 
-    Frame moments span the keyframe's shot; speech moments span their segment. Segment vectors
+    Frame moments span the keyframe's shot; speech moments span their segment. A captioned
+    keyframe (the captions stage) adds a second frame moment: its caption's text vector. Segment vectors
     come from ``vectors.npz`` (the fusion stage writes them); for results made without that
     stage they are computed with ``encoder_for(model)`` when it is given.
     """
@@ -91,6 +92,7 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
     rows, vectors, features = [], [], []
     frame_t = arrays.get("keyframe_t", np.zeros(0))
     feat = arrays.get("features")
+    captions = {round(float(t), 3): v for t, v in zip(arrays.get("caption_t", ()), arrays.get("captions", ()))}
     for i, k in enumerate(result.keyframes_at(frame_t)):
         if k is None:
             continue
@@ -100,14 +102,22 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
         # the keyframe stands for its shot, but no more than FRAME_SPAN_S either side of it
         start = max(shot.start, k.t - FRAME_SPAN_S) if shot else k.t
         end = min(shot.end, k.t + FRAME_SPAN_S) if shot else k.t
-        rows.append({"video_id": vid, "modality": "frames", "t": k.t, "start": start, "end": end,
-                     "text": f"seen: {labels or 'nothing ImageNet names'}{faces}",
-                     "thumbnail": f"{folder.name}/{k.thumbnail}" if k.thumbnail else None})
+        seen = f"seen: {labels or 'nothing ImageNet names'}"
+        if k.caption:
+            seen = f"{k.caption} ({seen})" if labels else k.caption
+        row = {"video_id": vid, "modality": "frames", "t": k.t, "start": start, "end": end, "text": f"{seen}{faces}",
+               "thumbnail": f"{folder.name}/{k.thumbnail}" if k.thumbnail else None}
+        rows.append(row)
         vectors.append(arrays["keyframes"][i].astype(np.float32))
         if feat is not None:  # unit length, so image-to-image search is one dot product
             f = feat[i].astype(np.float32)
             features.append(f / max(float(np.linalg.norm(f)), 1e-9))
         else:
+            features.append(None)
+        c = captions.get(round(float(frame_t[i]), 3))
+        if c is not None and k.caption:  # the caption's own text vector: text queries meet it text to text
+            rows.append({**row, "text": k.caption})
+            vectors.append(c.astype(np.float32))
             features.append(None)
     segments = result.transcript.segments
     seg_vectors = arrays.get("segments")

@@ -2,6 +2,9 @@
 
     probe -> decode -> shots -> keyframes -> vision -> speech -> audio -> fusion -> events -> summary
 
+and, where a vision-language model is configured (``pipelines/gpu.toml``), ``captions`` after
+``vision``.
+
 Each is a thin class (:class:`~avpipe.stages.base.Stage`) over the domain package that does the
 work (``avpipe.decode``, ``avpipe.shots``, ``avpipe.vision``, ``avpipe.speech``,
 ``avpipe.understand``). :data:`STAGES` names them for pipeline files; a stage's module is
@@ -24,6 +27,7 @@ STAGES: dict[str, str] = {
     "shots": "shots:ShotStage",
     "keyframes": "keyframes:KeyframeStage",
     "vision": "vision:VisionStage",
+    "captions": "captions:CaptionStage",
     "speech": "speech:SpeechStage",
     "audio": "audio:AudioStage",
     "fusion": "fusion:FusionStage",

@@ -45,6 +45,15 @@ class SegmentVectors:
 
 
 @dataclass
+class CaptionVectors:
+    """The captions stage's captions embedded by the shared space's text side (what search and
+    fusion compare with text)."""
+
+    t: "np.ndarray"  # [n] float32, times of the captioned keyframes
+    vectors: "np.ndarray"  # [n, D] float16, in the shared text-image space
+
+
+@dataclass
 class AudioWindows:
     """Per-window audio measures of the whole track (the audio stage)."""
 
@@ -73,6 +82,7 @@ class VideoContext:
     voice: list[dict[str, float]] = field(default_factory=list)  # voice prior per transcript segment
     keyframe_vectors: KeyframeVectors | None = None
     segment_vectors: SegmentVectors | None = None
+    caption_vectors: CaptionVectors | None = None
     audio_windows: AudioWindows | None = None
     failed: set[str] = field(default_factory=set)
     notify: Callable[[str, object], None] = lambda kind, value: None
@@ -118,6 +128,9 @@ class VideoContext:
             out.update(keyframe_t=k.t, keyframes=k.vectors, model=np.array(k.model))
             if k.features is not None:
                 out["features"] = k.features
+        c = self.caption_vectors
+        if c is not None:
+            out.update(caption_t=c.t, captions=c.vectors)
         a = self.audio_windows
         if a is not None:
             out.update(audio_t=a.t, audio_db=a.db, audio_pitch_hz=a.pitch_hz, audio_rate_wps=a.rate_wps)

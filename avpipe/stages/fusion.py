@@ -1,11 +1,33 @@
 """The fusion stage: emotion per speech segment from text, face and voice, fused by the
 configured strategy, with the attention weights; the emotion timeline and emotion_change
-events (:mod:`avpipe.understand.fusion`)."""
+events (:mod:`avpipe.understand.fusion`). Shot captions, where the captions stage ran, join their
+keyframes' vectors as text evidence of what is seen."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..device import resolve_device
-from .base import SegmentVectors, Stage, VideoContext
+from .base import CaptionVectors, SegmentVectors, Stage, VideoContext
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+def with_captions(frames: "torch.Tensor", frame_t: "np.ndarray", captions: CaptionVectors) -> "torch.Tensor":
+    """Keyframe vectors with each caption added as text evidence of its keyframe: the unit mean
+    of the picture's vector and its caption's, both in the shared space."""
+    import torch
+
+    at = {round(float(t), 3): i for i, t in enumerate(frame_t)}
+    frames = frames.clone()
+    for t, v in zip(captions.t, captions.vectors):
+        i = at.get(round(float(t), 3))
+        if i is not None:
+            mixed = frames[i] + torch.as_tensor(v, dtype=frames.dtype)
+            frames[i] = mixed / mixed.norm().clamp_min(1e-9)
+    return frames
 
 
 class FusionStage(Stage):
@@ -37,6 +59,8 @@ class FusionStage(Stage):
         kv = ctx.keyframe_vectors
         frame_t = kv.t if kv is not None else np.zeros(0, np.float32)
         frames = torch.from_numpy((kv.vectors if kv is not None else np.zeros((0, text_vectors.shape[1]))).astype(np.float32))
+        if ctx.caption_vectors is not None and len(frame_t):
+            frames = with_captions(frames, frame_t, ctx.caption_vectors)
         encoded = ctx.result.keyframes_at(frame_t)  # the keyframes the vision stage encoded, in its order
         face_p, has_face = fusion.face_scores(encoded) if all(encoded) else (
             torch.zeros(len(frame_t), 7), torch.zeros(len(frame_t), dtype=torch.bool))

@@ -17,6 +17,8 @@ class SummaryStage(Stage):
         o = ctx.options.summary
         self.backend = o.backend
         vectors = ctx.segment_vectors.vectors if ctx.segment_vectors is not None else None
+        c = ctx.caption_vectors
         ctx.result.summary = summary.summarise(ctx.result, vectors, o, ctx.options.vision,
-                                               resolve_device(ctx.options.device, "torch"))
+                                               resolve_device(ctx.options.device, "torch"),
+                                               captions=(c.t, c.vectors) if c is not None else None)
         self.model = o.model

@@ -1,6 +1,8 @@
 """Text generation with any transformers model (causal LM or seq2seq), from a folder or the
 local Hugging Face cache: the abstractive summary and generated answers use it when a pipeline
-names a model. Nothing is downloaded: without the weights on disk this fails with a clear error."""
+names a model. A vision-language model works too (its language side, text in, text out), so a GPU
+pipeline can summarise with the VLM that captions its shots and hold one model, not two. Nothing
+is downloaded: without the weights on disk this fails with a clear error."""
 
 from __future__ import annotations
 
@@ -29,6 +31,22 @@ def load_generator(model: str, device: str = "cpu"):
     return tokenizer, net.eval().to(device), config.is_encoder_decoder
 
 
+@once
+def is_vlm(model: str) -> bool:
+    """Whether ``model``'s config is one that transformers loads as an image-text-to-text model."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    from ..models import local_folder
+
+    try:
+        config = AutoConfig.from_pretrained(local_folder(model), local_files_only=True)
+    except (OSError, ValueError):
+        return False
+    return config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+
 def generate(model: str | None, prompt: str, max_new_tokens: int = 160, device: str = "cpu") -> str:
     """Greedy continuation of ``prompt`` (the new text only). A chat model gets the prompt as one
     user turn through its chat template."""
@@ -38,6 +56,11 @@ def generate(model: str | None, prompt: str, max_new_tokens: int = 160, device: 
 
     if not model:
         raise PipelineConfigError("a generative backend needs `model` (a folder or a cached hub id)")
+    if is_vlm(model):
+        from ..vision.vlm import load_vlm
+
+        message = [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
+        return load_vlm(model, device).generate([message], [[]], max_new_tokens)[0]
     tokenizer, net, seq2seq = load_generator(model, device)
     if not seq2seq and getattr(tokenizer, "chat_template", None):
         ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,

@@ -11,7 +11,12 @@ Chapters start at shot boundaries where the topic shifts most (cosine distance b
 segments just before and just after), at least ``min_chapter_s`` apart; each is titled by its
 most salient phrase (KeyBERT), or its main visual label when nothing is said.
 
-A video without speech gets a visual summary: its length, shots, what is seen (labels) and faces.
+Captions (the captions stage, a VLM's sentence per shot) count where they exist: a segment close
+to the captions of the shots around it weighs more (``caption_weight``: what is said about what is
+seen), an untitled chapter takes its first caption, and the generative prompt shows them.
+
+A video without speech gets a visual summary: its length, shots, what is seen (captions, else
+labels) and faces.
 
 Generative (``backend = "transformers"``): any causal LM or seq2seq model from a folder or the
 local Hugging Face cache writes the paragraph from a prompt built from the fused timeline
@@ -56,6 +61,33 @@ def sentence_scores(vectors: "np.ndarray", salience: list[float | None], weight:
     central = vectors @ centroid
     seen = np.array([max(s or 0.0, 0.0) for s in salience])
     return central * (1.0 + weight * seen)
+
+
+#: A caption counts for the speech within this many seconds of its shot.
+CAPTION_WINDOW_S = 5.0
+
+
+def caption_closeness(result: Result, vectors: "np.ndarray", caption_t: "np.ndarray",
+                      caption_vectors: "np.ndarray") -> "np.ndarray":
+    """Per transcript segment, its best cosine (clipped at 0) with a caption of a shot that lies
+    within :data:`CAPTION_WINDOW_S` of it; 0 where none does."""
+    import numpy as np
+
+    segments = result.transcript.segments
+    out = np.zeros(len(segments), np.float32)
+    by_t = {round(k.t, 3): k for k in result.keyframes}
+    spans = []
+    for t in caption_t:
+        k = by_t.get(round(float(t), 3))
+        shot = result.shots[k.shot] if k is not None and k.shot is not None and k.shot < len(result.shots) else None
+        spans.append((shot.start, shot.end) if shot else (float(t), float(t)))
+    similarity = np.asarray(vectors, np.float32) @ np.asarray(caption_vectors, np.float32).T
+    for i, seg in enumerate(segments):
+        near = [j for j, (a, b) in enumerate(spans)
+                if seg.start < b + CAPTION_WINDOW_S and seg.end > a - CAPTION_WINDOW_S]
+        if near:
+            out[i] = max(0.0, float(similarity[i, near].max()))
+    return out
 
 
 def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOptions", encoder=None) -> list[Chapter]:
@@ -106,6 +138,9 @@ def _title(result: Result, start: float, end: float, encoder) -> str:
         if found:
             title = ", ".join(phrase for phrase, _ in found)
             return title[:1].upper() + title[1:]
+    captioned = next((k.caption for k in result.keyframes if start <= k.t < end and k.caption), None)
+    if captioned:
+        return captioned.rstrip(".")
     labels = Counter(k.labels[0].label for k in result.keyframes if start <= k.t < end and k.labels)
     return labels.most_common(1)[0][0].capitalize() if labels else ""
 
@@ -121,11 +156,16 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
     for e in labels:
         seen[e.label] += e.end - e.start
     parts = [f"A {duration:.0f} s video without speech, in {len(result.shots)} shot{'s' * (len(result.shots) != 1)}."]
-    if seen:
+    captions = [e for e in result.events if e.kind == "caption"]
+    if captions:  # the longest shots' captions, in time order
+        longest = sorted(sorted(captions, key=lambda e: e.start - e.end)[:3], key=lambda e: e.start)
+        parts.append(" ".join(e.label if e.label.endswith(".") else e.label + "." for e in longest))
+    elif seen:
         parts.append("It shows " + ", ".join(name for name, _ in seen.most_common(5)) + ".")
     if faces:
         parts.append(f"{faces} face{'s' * (faces != 1)} appear{'s' * (faces == 1)}.")
-    best = sorted(labels, key=lambda e: -e.score)[: options.max_highlights]
+    best = (sorted(captions, key=lambda e: e.start - e.end) if captions
+            else sorted(labels, key=lambda e: -e.score))[: options.max_highlights]
     highlights = [Highlight(start=e.start, end=e.end, text=f"{e.label} ({clock(e.start)})")
                   for e in sorted(best, key=lambda e: e.start)]
     return Summary(method="visual", text=" ".join(parts), highlights=highlights,
@@ -133,9 +173,11 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
 
 
 def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
-              vision: "VisionOptions", device: str = "cpu") -> Summary:
+              vision: "VisionOptions", device: str = "cpu",
+              captions: "tuple[np.ndarray, np.ndarray] | None" = None) -> Summary:
     """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
-    embeddings the fusion stage made, computed here when missing."""
+    embeddings the fusion stage made, computed here when missing; ``captions`` the captions
+    stage's (times, vectors) in the same space, when it ran."""
     import numpy as np
 
     from ..vision.text import load_text
@@ -143,12 +185,20 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
 
     segments = result.transcript.segments
     if not segments:
-        return visual_summary(result, options)
+        summary = visual_summary(result, options)
+        if options.backend == "transformers" and (result.keyframes or result.events):
+            from .generate import generate
+
+            summary.text = generate(options.model, timeline_prompt(result), options.max_new_tokens, device) or summary.text
+            summary.method = options.model
+        return summary
     vectors = segment_vectors
     if vectors is None or len(vectors) != len(segments):
         vectors = shared_text_encoder(vision, device).encode_texts([s.text for s in segments])
     vectors = np.asarray(vectors, np.float32)
     scores = sentence_scores(vectors, [s.salience for s in segments], options.salience_weight)
+    if captions is not None and len(captions[0]) and options.caption_weight > 0:
+        scores = scores * (1.0 + options.caption_weight * caption_closeness(result, vectors, *captions))
     n_high = max(options.min_highlights, min(options.max_highlights, len(segments) // 3))
     picks = mmr(scores, vectors, n_high)
     highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
@@ -173,8 +223,10 @@ def timeline_prompt(result: Result, max_lines: int = 120) -> str:
     is said (with its emotion), and the notable events, all with times."""
     lines = []
     for k in result.keyframes:
-        if k.labels or k.faces:
+        if k.labels or k.faces or k.caption:
             seen = ", ".join(label.label for label in k.labels[:3])
+            if k.caption:
+                seen = f"{k.caption} (labels: {seen})" if seen else k.caption
             faces = f"; {len(k.faces)} face(s)" if k.faces else ""
             lines.append((k.t, f"[{clock(k.t)}] seen: {seen}{faces}"))
     for s in result.transcript.segments:

@@ -10,10 +10,9 @@ for real wherever the weights are present.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import ModelNotAvailable
+from ..models import local_folder
 from .base import unit
 from .efficientnet import class_names
 
@@ -23,20 +22,6 @@ if TYPE_CHECKING:
     from ..options import VisionOptions
 
 PROMPT = "a photo of a {}."
-
-
-def clip_folder(model: str) -> Path:
-    """A local folder for ``model``: the path itself, or the Hugging Face cache's copy of an id."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(model, local_files_only=True))
-    except Exception as exc:  # noqa: BLE001 - offline cache miss
-        raise ModelNotAvailable(f"not in the Hugging Face cache (fetch it where a network is reachable): {exc}",
-                                model) from exc
 
 
 class ClipEncoder:
@@ -52,7 +37,7 @@ class ClipEncoder:
         if not options.clip_model:
             raise PipelineConfigError("the clip vision backend needs [vision] clip_model = <hub id or folder>")
         hf_logging.disable_progress_bar()
-        folder = clip_folder(options.clip_model)
+        folder = local_folder(options.clip_model)
         self.options, self.device = options, device
         self.model_name = options.clip_model
         self.dtype = torch.float16 if device == "cuda" else torch.float32
