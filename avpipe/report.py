@@ -64,7 +64,8 @@ def report_context(result: "Result", folder: Path) -> dict:
             keyframes.append({"t": k.t, "clock": clock(k.t), "src": src,
                               "caption": " " + ", ".join(label.label for label in k.labels[:2])})
     lanes = [
-        {"name": "shots", "marks": [_mark(s.start, s.end, duration, "shot", f"shot {i + 1}: {clock(s.start)}")
+        {"name": "shots", "marks": [_mark(s.start, s.end, duration, "shot", f"shot {i + 1}: {clock(s.start)}"
+                                          + (f" (after a {s.transition})" if s.transition else ""))
                                     for i, s in enumerate(result.shots)]},
         {"name": "speech", "marks": [_mark(s.start, s.end, duration, "speech", s.text) for s in result.transcript.segments]},
         {"name": "faces", "marks": _face_marks(result, duration)},

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -159,10 +159,12 @@ class Transcript(_Model):
 
 
 class Shot(_Model):
-    """A run of frames with no content cut: ``[start, end)`` in seconds."""
+    """A run of frames with no content cut: ``[start, end)`` in seconds. ``transition`` is how
+    it begins: "cut", "dissolve" or "fade" (through black); None for the first shot."""
 
     start: float
     end: float
+    transition: str | None = None
 
 
 class Label(_Model):

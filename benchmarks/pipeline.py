@@ -1,7 +1,7 @@
 """End-to-end speed and memory of the default pipeline: real-time factor, per-stage breakdown,
 peak memory.
 
-    .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3] [--skip-long]
+    .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3] [--skip-long] [--shots BACKEND]
 
 Two measurements, each batch in a fresh process (as `avpipe run` would be), so model loading
 is included:
@@ -27,11 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 CHILD = r"""
-import json, resource, sys, time
+import dataclasses, json, os, resource, sys, time
 from avpipe.config import load_pipeline
 from avpipe.runner import RunOptions, run_batch
+pipeline = load_pipeline("default")
+if os.environ.get("BENCH_SHOTS"):
+    pipeline = dataclasses.replace(pipeline, shots=dataclasses.replace(pipeline.shots, backend=os.environ["BENCH_SHOTS"]))
 t0 = time.perf_counter()
-summary = run_batch(sys.argv[2:], sys.argv[1], load_pipeline("default"), RunOptions(workers=1, progress=False))
+summary = run_batch(sys.argv[2:], sys.argv[1], pipeline, RunOptions(workers=1, progress=False))
 wall = time.perf_counter() - t0
 stages, duration = {}, 0.0
 from pathlib import Path
@@ -46,9 +49,13 @@ print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb
 """
 
 
-def measure(inputs: list[str]) -> dict:
+def measure(inputs: list[str], shots: str | None = None) -> dict:
+    import os
+
+    env = {**os.environ, **({"BENCH_SHOTS": shots} if shots else {})}
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.run([sys.executable, "-c", CHILD, out, *inputs], capture_output=True, text=True, check=True)
+        proc = subprocess.run([sys.executable, "-c", CHILD, out, *inputs], capture_output=True, text=True, check=True,
+                              env=env)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -101,6 +108,8 @@ def report(name: str, runs: list[dict]) -> None:
     total = sum(stages.values())
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<10} {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {duration / max(seconds, 1e-9):8.1f}x")
+    # The shots stage's time includes making the glances it reads during decode.
+    print(f"    shot detection: {stages.get('shots', 0.0):.2f} s, {100 * stages.get('shots', 0.0) / wall:.1f}% of the wall time")
 
 
 def main() -> None:
@@ -108,11 +117,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-long", action="store_true")
+    parser.add_argument("--shots", default=None, choices=("adaptive", "transnetv2", "histogram"),
+                        help="shot detector (default: the default pipeline's)")
     args = parser.parse_args()
     samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
-    report("sample_videos/ batch", [measure(samples) for _ in range(args.repeats)])
+    report("sample_videos/ batch", [measure(samples, args.shots) for _ in range(args.repeats)])
     if not args.skip_long:
-        report(f"{args.minutes}-minute video", [measure([str(long_video(args.minutes))])])
+        report(f"{args.minutes}-minute video", [measure([str(long_video(args.minutes))], args.shots)])
 
 
 if __name__ == "__main__":

@@ -19,10 +19,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class Frame:
-    """One sampled frame: presentation time in seconds and an upright RGB ``uint8`` HxWx3 image."""
+    """One decoded frame: presentation time in seconds, and upright RGB ``uint8`` HxWx3 pictures.
+
+    ``image`` is the sampled picture (``fps`` per second, ``short_side`` high); it is None for a
+    frame that was not sampled. ``glance`` is a tiny copy of *every* decoded frame (``GLANCE``
+    pixels), made only when the reader was asked for glances: the full-rate signal that shot
+    detection reads from the same decode pass.
+    """
 
     t: float
-    image: "np.ndarray"
+    image: "np.ndarray | None"
+    glance: "np.ndarray | None" = None
+
+
+#: Width and height of a glance: TransNetV2's input size, which the cheap detector reads too.
+GLANCE = (48, 27)
 
 
 @dataclass
@@ -33,6 +44,8 @@ class DecodeReport:
     bad_packets: int = 0
     stopped_early_at: float | None = None
     messages: list[str] = field(default_factory=list)
+    # Seconds spent making glances: shot detection's share of decoding, charged to it.
+    glance_seconds: float = 0.0
 
 
 class FrameReader(Protocol):
@@ -49,8 +62,9 @@ class ReaderBase:
 
     name = "base"
 
-    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions") -> None:
+    def __init__(self, path: Path, media: "MediaInfo", options: "DecodeOptions", glances: bool = False) -> None:
         self.path, self.media, self.options = path, media, options
+        self.glances = glances
         self.report = DecodeReport()
 
 
@@ -102,16 +116,22 @@ def decord_usable() -> bool:
     return importlib.util.find_spec("decord") is not None
 
 
-def choose_backend(media: "MediaInfo", requested: str) -> str:
+def choose_backend(media: "MediaInfo", requested: str, glances: bool = False) -> str:
     """Resolve ``auto``: decord for files with one video stream, PyAV otherwise.
 
     decord always reads the stream FFmpeg ranks best, so files with several video streams go to
-    PyAV, which decodes exactly the chosen stream.
+    PyAV, which decodes exactly the chosen stream. Glances (every frame) need PyAV: it decodes
+    every frame anyway, while decord decodes only what is asked.
     """
     if requested != "auto":
         if requested not in _BACKENDS:
             raise PipelineConfigError(f"unknown decode backend {requested!r}; known: auto, {', '.join(_BACKENDS)}")
+        if glances and requested != "pyav":
+            raise PipelineConfigError(f"decode backend {requested!r} cannot give every frame to shot detection; "
+                                      "use auto or pyav, or [shots] backend = \"histogram\"")
         return requested
+    if glances:
+        return "pyav"
     videos = [s for s in media.streams if s.type == "video" and not s.attached_pic]
     stream = media.streams[media.video_stream] if media.video_stream is not None else None
     if decord_usable() and len(videos) == 1 and stream is not None:
@@ -119,8 +139,10 @@ def choose_backend(media: "MediaInfo", requested: str) -> str:
     return "pyav"
 
 
-def open_frames(path: str | Path, media: "MediaInfo", options: "DecodeOptions", backend: str | None = None) -> FrameReader:
-    """A reader of ``media``'s chosen video stream, sampled and resized as ``options`` say."""
-    name = choose_backend(media, backend or options.backend)
+def open_frames(path: str | Path, media: "MediaInfo", options: "DecodeOptions", backend: str | None = None,
+                glances: bool = False) -> FrameReader:
+    """A reader of ``media``'s chosen video stream, sampled and resized as ``options`` say; with
+    ``glances``, every decoded frame also comes as a :data:`GLANCE`-sized picture."""
+    name = choose_backend(media, backend or options.backend, glances)
     module, cls = _BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(Path(path), media, options)
+    return getattr(importlib.import_module(module), cls)(Path(path), media, options, glances)

@@ -7,11 +7,12 @@ counts. Memory stays bounded because only the frame being converted is held.
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 from ..errors import DecodeError
 from ..probe import open_container
-from .base import Frame, ReaderBase, sample_times, target_size, upright, video_duration
+from .base import GLANCE, Frame, ReaderBase, sample_times, target_size, upright, video_duration
 
 
 class PyAVReader(ReaderBase):
@@ -21,12 +22,20 @@ class PyAVReader(ReaderBase):
 
     def __iter__(self) -> Iterator[Frame]:
         import av
+        from av.video.reformatter import Interpolation, VideoReformatter
 
+        # A reformatter per output size keeps FFmpeg's scaling context between frames (a frame's
+        # own reformat builds a new one each time: 1.5 ms a 1080p glance, against 0.6 here).
+        scaler, glancer = VideoReformatter(), VideoReformatter()
         info = self.media.streams[self.media.video_stream]
         duration = video_duration(self.media)
         times = sample_times(duration, self.options.fps, self.options.max_frames)
         half_frame = 0.5 / (info.fps or 25.0)
         width, height = target_size(info.width, info.height, self.options.short_side)
+        rotation = info.rotation or 0
+        # A glance is upright GLANCE[0] x GLANCE[1]: a frame displayed on its side is scaled
+        # to the transposed size in coded pixels, then turned.
+        glance_w, glance_h = GLANCE if rotation % 180 == 0 else GLANCE[::-1]
         with open_container(self.path) as container:
             stream = container.streams[info.index]
             stream.thread_type = "AUTO"
@@ -35,7 +44,7 @@ class PyAVReader(ReaderBase):
             bad_in_a_row = 0
             last_t = 0.0
             for packet in container.demux(stream):
-                if k >= len(times):
+                if k >= len(times) and not self.glances:
                     break
                 try:
                     frames = packet.decode()
@@ -53,16 +62,25 @@ class PyAVReader(ReaderBase):
                         continue
                     t = frame.time - origin
                     last_t = t
+                    glance = None
+                    if self.glances:
+                        started = time.perf_counter()
+                        small = glancer.reformat(frame, width=glance_w, height=glance_h, format="rgb24",
+                                                 interpolation=Interpolation.AREA)
+                        glance = upright(small.to_ndarray(), rotation)
+                        self.report.glance_seconds += time.perf_counter() - started
                     if k >= len(times) or t < times[k] - half_frame:
+                        if glance is not None:
+                            yield Frame(t=max(t, 0.0), image=None, glance=glance)
                         continue
-                    image = frame.to_ndarray(format="rgb24", width=width, height=height)
-                    image = upright(image, info.rotation or 0)
+                    image = upright(scaler.reformat(frame, width=width, height=height, format="rgb24").to_ndarray(),
+                                    rotation)
                     # One decoded frame can stand for several targets when sampling faster than
                     # the video's own rate; it is yielded once.
                     while k < len(times) and times[k] - half_frame <= t:
                         k += 1
                     self.report.frames += 1
-                    yield Frame(t=max(t, 0.0), image=image)
+                    yield Frame(t=max(t, 0.0), image=image, glance=glance)
         if self.report.frames == 0:
             raise DecodeError(f"no frame of video stream {info.index} could be decoded", self.path)
         if k < len(times) and self.report.stopped_early_at is None and times[k] < duration - 1.0:

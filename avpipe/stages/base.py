@@ -164,5 +164,12 @@ class Stage:
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
         """Called for each sampled frame during decode (frame consumers override this)."""
 
+    def wants_glances(self, ctx: VideoContext) -> bool:
+        """Whether this consumer reads a glance of every decoded frame (:meth:`on_glance`)."""
+        return False
+
+    def on_glance(self, ctx: VideoContext, t: float, glance: "np.ndarray") -> None:
+        """Called with a tiny picture of every decoded frame, when :meth:`wants_glances` says so."""
+
     def run(self, ctx: VideoContext) -> None:
         """Called once, in pipeline order, after decode."""

@@ -48,7 +48,8 @@ class DecodeStage(Stage):
         """Decode the sampled frames; returns 1 when something went wrong (recorded), else 0."""
         from ..decode import open_frames
 
-        reader = open_frames(ctx.path, ctx.media, ctx.options.decode)
+        glances = any(c.wants_glances(ctx) for c in self.consumers)
+        reader = open_frames(ctx.path, ctx.media, ctx.options.decode, glances=glances)
         try:
             try:
                 self._drive(ctx, reader)
@@ -56,7 +57,7 @@ class DecodeStage(Stage):
                 if reader.name != "decord" or ctx.frames_decoded or ctx.options.decode.backend != "auto":
                     raise
                 # decord could not read what FFmpeg's own demuxer could: try PyAV before giving up.
-                reader = open_frames(ctx.path, ctx.media, ctx.options.decode, backend="pyav")
+                reader = open_frames(ctx.path, ctx.media, ctx.options.decode, backend="pyav", glances=glances)
                 self._drive(ctx, reader)
         except Exception as exc:  # noqa: BLE001 - recorded; the audio may still be fine
             ctx.fail(self.name, exc)
@@ -77,15 +78,23 @@ class DecodeStage(Stage):
         consumers = list(self.consumers)
         spent = {c.name: 0.0 for c in consumers}
         for frame in reader:
-            ctx.frames_decoded += 1
+            if frame.image is not None:
+                ctx.frames_decoded += 1
             for consumer in list(consumers):
                 t0 = time.perf_counter()
                 try:
-                    consumer.on_frame(ctx, frame)
+                    if frame.glance is not None and consumer.wants_glances(ctx):
+                        consumer.on_glance(ctx, frame.t, frame.glance)
+                    if frame.image is not None:
+                        consumer.on_frame(ctx, frame)
                 except Exception as exc:  # noqa: BLE001 - one consumer's bug must not stop decode
                     ctx.fail(consumer.name, exc)
                     consumers.remove(consumer)
                 spent[consumer.name] += time.perf_counter() - t0
+        # Glances are made for the consumers that read them: their time is theirs too.
+        readers = [c.name for c in self.consumers if c.wants_glances(ctx)]
+        for name in readers:
+            spent[name] += reader.report.glance_seconds / len(readers)
         for name, seconds in spent.items():
             ctx.record(name, seconds)
         self.excluded_seconds = sum(spent.values())  # the consumers' time is theirs, not decode's

@@ -1,5 +1,5 @@
-"""The shots stage: shot boundaries and the choice of keyframes (:mod:`avpipe.shots`), fed each
-sampled frame during decode."""
+"""The shots stage: shot boundaries and the choice of keyframes (:mod:`avpipe.shots`), fed a
+glance of every decoded frame and each sampled frame during decode."""
 
 from __future__ import annotations
 
@@ -8,7 +8,26 @@ from typing import TYPE_CHECKING
 from .base import Stage, VideoContext
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..decode.base import Frame
+    from ..shots import ShotDetector
+
+
+def _detector(ctx: VideoContext) -> "ShotDetector":
+    if ctx.shot_detector is None:
+        from functools import partial
+
+        from ..device import resolve_device
+        from ..shots import ShotDetector
+        from .keyframes import encode_thumbnail
+
+        o, kf = ctx.options.shots, ctx.options.keyframes
+        stream = ctx.media.streams[ctx.media.video_stream] if ctx.media.video_stream is not None else None
+        device = resolve_device(ctx.options.device, "torch") if o.backend == "transnetv2" else "cpu"
+        ctx.shot_detector = ShotDetector(o, fps=(stream.fps if stream and stream.fps else 25.0), device=device,
+                                         encode=partial(encode_thumbnail, size=kf.thumbnail_size, quality=kf.jpeg_quality))
+    return ctx.shot_detector
 
 
 class ShotStage(Stage):
@@ -17,20 +36,21 @@ class ShotStage(Stage):
     name = "shots"
     needs = ("frames",)
 
+    def wants_glances(self, ctx: VideoContext) -> bool:
+        return ctx.options.shots.backend != "histogram"
+
+    def on_glance(self, ctx: VideoContext, t: float, glance: "np.ndarray") -> None:
+        _detector(ctx).add_glance(t, glance)
+
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
-        if ctx.shot_detector is None:
-            from functools import partial
-
-            from ..shots import ShotDetector
-            from .keyframes import encode_thumbnail
-
-            kf = ctx.options.keyframes
-            ctx.shot_detector = ShotDetector(ctx.options.shots, partial(encode_thumbnail, size=kf.thumbnail_size,
-                                                                        quality=kf.jpeg_quality))
-        ctx.shot_detector.add(frame)
+        _detector(ctx).add(frame.t, frame.image)
 
     def run(self, ctx: VideoContext) -> None:
-        shots, keyframes, events = ctx.shot_detector.finish(ctx.end_s() or 0.0)
+        detector = _detector(ctx)
+        shots, keyframes, events = detector.finish(ctx.end_s() or 0.0)
+        self.backend = detector.detector.name
+        if self.backend == "transnetv2":
+            self.model = "transnetv2"
         ctx.result.shots = shots
         ctx.add_events(events)
         ctx.keyframe_images = keyframes

@@ -1,0 +1,106 @@
+"""Shot boundaries and keyframes, from the one decode pass.
+
+Three cut detectors share one interface (``add(t, picture)``, ``finish()``, ``transitions``
+and their ``settler``):
+
+- ``adaptive`` (:mod:`.adaptive`, the CPU default): cuts, dissolves and fades from a 48x27
+  glance of every decoded frame, no model.
+- ``transnetv2`` (:mod:`.transnet`): the TransNetV2 network on the same glances; the GPU
+  profile's choice, and usable on a CPU when time allows.
+- ``histogram`` (:mod:`.histogram`): colour histograms of the sampled frames only; the one that
+  works without glances (the decord reader).
+
+:class:`ShotDetector` feeds one of them and the keyframe chooser (:mod:`.keyframes`), and turns
+the transitions into shots and ``shot_change`` events. ``avpipe eval shots`` (:mod:`.evaluate`)
+measures them against annotated footage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ..schema import Event, Shot
+from .base import Transition
+from .keyframes import KeyframeCandidate, KeyframeChooser
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..options import ShotOptions
+
+__all__ = ["BACKENDS", "KeyframeCandidate", "ShotDetector", "Transition", "make_detector"]
+
+#: The ``[shots] backend`` choices.
+BACKENDS = ("adaptive", "transnetv2", "histogram")
+
+
+def make_detector(options: "ShotOptions", fps: float, device: str = "cpu"):
+    """The cut detector ``options.backend`` names, for a video of ``fps`` frames a second."""
+    if options.backend == "adaptive":
+        from .adaptive import AdaptiveDetector
+
+        return AdaptiveDetector(options, fps)
+    if options.backend == "transnetv2":
+        from .transnet import TransNetDetector
+
+        return TransNetDetector(options, fps, device=device, batch=8 if device.startswith("cuda") else 1)
+    if options.backend == "histogram":
+        from .histogram import HistogramDetector
+
+        return HistogramDetector(options)
+    raise ValueError(f"unknown shots backend {options.backend!r}; known: {', '.join(BACKENDS)}")
+
+
+@dataclass
+class ShotDetector:
+    """Feed ``add_glance`` with every decoded frame's glance (when ``reads_glances``) and ``add``
+    with every sampled frame, in time order; ``finish`` returns shots, keyframes and events."""
+
+    options: "ShotOptions"
+    fps: float = 25.0
+    device: str = "cpu"
+    # Turns a chosen keyframe's pixels into the bytes kept for it (a JPEG thumbnail); None
+    # keeps no pixels at all.
+    encode: "Callable[[np.ndarray], bytes] | None" = None
+    last_t: float | None = None
+    _step: float = 0.5
+    detector: object = field(init=False)
+    chooser: KeyframeChooser = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.detector = make_detector(self.options, self.fps, self.device)
+        self.chooser = KeyframeChooser(self.options, self.encode)
+
+    @property
+    def reads_glances(self) -> bool:
+        return self.options.backend != "histogram"
+
+    def add_glance(self, t: float, glance: "np.ndarray") -> None:
+        self.detector.add(t, glance)
+        self.chooser.advance(self.detector.transitions, self.detector.settler.settled)
+
+    def add(self, t: float, image: "np.ndarray") -> None:
+        if self.last_t is not None:
+            self._step = max(1e-3, t - self.last_t)
+        self.last_t = t
+        if not self.reads_glances:
+            self.detector.add(t, image)
+        self.chooser.add(t, image)
+        self.chooser.advance(self.detector.transitions, self.detector.settler.settled)
+
+    def finish(self, duration_s: float) -> tuple[list[Shot], list[KeyframeCandidate], list[Event]]:
+        """Close the last shot at ``duration_s`` (or just after the last sampled frame, if longer)."""
+        transitions = self.detector.finish()
+        keyframes = self.chooser.finish(transitions)
+        if self.last_t is None:
+            return [], [], []
+        end = max(duration_s, self.last_t + self._step * 0.5)
+        transitions = [tr for tr in transitions if 0 < tr.t < end]
+        bounds = [0.0, *(tr.t for tr in transitions), end]
+        shots = [Shot(start=round(a, 3), end=round(b, 3), transition=tr.kind if tr else None)
+                 for a, b, tr in zip(bounds, bounds[1:], [None, *transitions])]
+        events = [Event(start=round(tr.t, 3), end=round(tr.t, 3), kind="shot_change",
+                        label=f"{tr.kind} to shot {i + 2}", score=round(tr.score, 3))
+                  for i, tr in enumerate(transitions)]
+        return shots, keyframes, events
