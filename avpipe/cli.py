@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     esh.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="for transnetv2")
     esh.add_argument("--details", action="store_true", help="also print each video's boundaries, misses and false ones")
 
+    esp = esub.add_parser("speakers", help="diarization error rate (0.25 s collar) against reference turns")
+    esp.add_argument("inputs", nargs="+", metavar="MEDIA")
+    esp.add_argument("--ref", required=True, metavar="FILE",
+                     help="JSON lines: {video, turns: [{start, end, speaker}]} (see avpipe/evaluate.py: der)")
+    esp.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [speech] and [speakers] options")
+    esp.add_argument("--count", type=int, default=None, help="number of speakers, if known (default: estimated)")
+    esp.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+
     es = esub.add_parser("search", help="recall@1 and recall@5 of labelled text and image queries")
     es.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder with its search index")
     es.add_argument("--queries", required=True, metavar="FILE",
@@ -516,6 +524,61 @@ def _cmd_eval_shots(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_speakers(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .decode import load_audio
+    from .device import resolve_device
+    from .evaluate import der
+    from .probe import probe
+    from .speech import transcribe
+    from .speech.speakers import diarize
+
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
+        return 2
+    try:
+        reference = {}
+        for line in Path(args.ref).read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                reference[Path(item["video"]).name] = [(t["start"], t["end"], t["speaker"]) for t in item["turns"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"avpipe: {args.ref}: not a speaker reference ({exc})", file=sys.stderr)
+        return 2
+    options = pipeline.speakers if args.count is None else dataclasses.replace(pipeline.speakers, count=args.count)
+    device = resolve_device(args.device or pipeline.device, "torch")
+    totals = {"missed": 0.0, "false_alarm": 0.0, "confusion": 0.0, "scored_speech": 0.0}
+    code = 0
+    for raw in args.inputs:
+        path = Path(raw)
+        try:
+            if path.name not in reference:
+                raise ValueError(f"{path}: not in the reference file")
+            media = probe(path)
+            audio = load_audio(path, media)
+            transcript, _ = transcribe(audio.samples, pipeline.speech, resolve_device(args.device or pipeline.device,
+                                                                                       pipeline.speech.backend))
+            segments, _ = diarize(audio.samples, transcript.segments, options, device)
+        except Exception as exc:  # noqa: BLE001 - one bad input is one error line
+            print(json.dumps({"input": raw, "error": {"type": type(exc).__name__, "message": str(exc)}}))
+            code = 1
+            continue
+        turns = [(s.start, s.end, s.speaker) for s in segments if s.speaker]
+        score = der(reference[path.name], turns)
+        for key in totals:
+            totals[key] += score[key]
+        print(json.dumps({"input": raw, **score, "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}))
+    if totals["scored_speech"]:
+        rate = (totals["missed"] + totals["false_alarm"] + totals["confusion"]) / totals["scored_speech"]
+        print(json.dumps({"der": round(rate, 4), **{k: round(v, 2) for k, v in totals.items()}}))
+        print(f"avpipe eval speakers: DER {rate:.4f} over {totals['scored_speech']:.1f} s of scored speech "
+              f"(missed {totals['missed']:.1f} s, false alarm {totals['false_alarm']:.1f} s, "
+              f"confusion {totals['confusion']:.1f} s)", file=sys.stderr)
+    return code
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -562,6 +625,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_search(args)
     if args.eval_command == "shots":
         return _cmd_eval_shots(args)
+    if args.eval_command == "speakers":
+        return _cmd_eval_speakers(args)
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2

@@ -89,3 +89,41 @@ def wer(reference: str, hypothesis: str) -> dict:
     out = jiwer.process_words(ref, hyp)
     return {"wer": round(out.wer, 4), "substitutions": out.substitutions, "deletions": out.deletions,
             "insertions": out.insertions, "reference_words": len(ref.split()), "reference": ref, "hypothesis": hyp}
+
+
+def der(reference: list[tuple[float, float, str]], hypothesis: list[tuple[float, float, str]],
+        collar: float = 0.25, step: float = 0.01) -> dict:
+    """Diarization error rate of ``hypothesis`` turns against ``reference`` turns (start, end,
+    speaker), on a ``step`` grid, not scoring ``collar`` seconds either side of each reference
+    boundary (the usual 0.25 s). Speaker names are matched one to one to maximise their overlap
+    (Hungarian). DER = (missed speech + false alarm + speaker confusion) / reference speech."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    end = max([e for _, e, _ in reference + hypothesis] + [0.0])
+    n = int(np.ceil(end / step)) + 1
+    ref_names = sorted({s for *_, s in reference})
+    hyp_names = sorted({s for *_, s in hypothesis})
+    ref = np.zeros((len(ref_names), n), bool)
+    hyp = np.zeros((len(hyp_names), n), bool)
+    for (a, b, s) in reference:
+        ref[ref_names.index(s), int(round(a / step)):int(round(b / step))] = True
+    for (a, b, s) in hypothesis:
+        hyp[hyp_names.index(s), int(round(a / step)):int(round(b / step))] = True
+    scored = np.ones(n, bool)
+    for (a, b, _) in reference:
+        for t in (a, b):
+            scored[max(0, int(round((t - collar) / step))):int(round((t + collar) / step))] = False
+    ref, hyp = ref[:, scored], hyp[:, scored]
+    overlap = ref.astype(np.int64) @ hyp.T.astype(np.int64)
+    rows, cols = linear_sum_assignment(-overlap) if overlap.size else ([], [])
+    correct = int(overlap[rows, cols].sum()) if len(rows) else 0
+    ref_count, hyp_count = ref.sum(axis=0), hyp.sum(axis=0)
+    total = int(ref_count.sum())
+    missed = int(np.maximum(ref_count - hyp_count, 0).sum())
+    false_alarm = int(np.maximum(hyp_count - ref_count, 0).sum())
+    confusion = int(np.minimum(ref_count, hyp_count).sum()) - correct
+    rate = (missed + false_alarm + confusion) / total if total else 0.0
+    return {"der": round(rate, 4), "missed": round(missed * step, 2), "false_alarm": round(false_alarm * step, 2),
+            "confusion": round(confusion * step, 2), "scored_speech": round(total * step, 2),
+            "reference_speakers": len(ref_names), "found_speakers": len(hyp_names)}

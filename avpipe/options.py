@@ -73,6 +73,25 @@ class ShotOptions:
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    # Number of speakers when known; 0: estimated (the split of the voice windows into 2 to
+    # max_speakers clusters with the best mean silhouette, if it beats min_silhouette; else one).
+    count: int = within(0, ge=0)
+    max_speakers: int = within(8, ge=2)
+    min_silhouette: float = within(0.3, ge=-1, le=1)
+    # Voice windows: this long, every hop_s, over speech stretches (words less than join_gap_s
+    # apart); a shorter stretch is one window of at least min_window_s.
+    window_s: float = within(1.6, gt=0)
+    hop_s: float = within(0.8, gt=0)
+    min_window_s: float = within(1.0, gt=0)
+    join_gap_s: float = within(0.3, ge=0)
+    # A speaker with less speech than this joins the nearest other (estimated count only).
+    min_speaker_s: float = within(2.0, ge=0)
+    # A run of at most this many words between two turns of one speaker is that speaker's.
+    min_turn_words: int = within(1, ge=0)
+
+
+@dataclass(frozen=True)
 class KeyframeOptions:
     # Write a JPEG thumbnail of every keyframe into ``keyframes/`` beside result.json.
     thumbnails: bool = True
@@ -253,14 +272,15 @@ class PipelineOptions:
     # Name of the pipeline definition (file stem), recorded in every result.
     name: str = "default"
     # Stage names in order; each must be registered in ``avpipe.stages.STAGES``.
-    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "vision", "speech", "audio", "fusion",
-                               "events", "summary")
+    stages: tuple[str, ...] = ("probe", "decode", "shots", "keyframes", "vision", "speech", "speakers", "audio",
+                               "fusion", "events", "summary")
     # Compute device for model stages: "auto" (CUDA when available), "cpu" or "cuda".
     device: str = one_of("auto", "cpu", "cuda")
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     shots: ShotOptions = field(default_factory=ShotOptions)
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
     speech: SpeechOptions = field(default_factory=SpeechOptions)
+    speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     vision: VisionOptions = field(default_factory=VisionOptions)
     audio: AudioFeatureOptions = field(default_factory=AudioFeatureOptions)
     fusion: FusionOptions = field(default_factory=FusionOptions)

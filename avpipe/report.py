@@ -63,11 +63,15 @@ def report_context(result: "Result", folder: Path) -> dict:
         if src:
             keyframes.append({"t": k.t, "clock": clock(k.t), "src": src,
                               "caption": " " + ", ".join(label.label for label in k.labels[:2])})
+    speakers = sorted({s.speaker for s in result.transcript.segments if s.speaker})
     lanes = [
         {"name": "shots", "marks": [_mark(s.start, s.end, duration, "shot", f"shot {i + 1}: {clock(s.start)}"
                                           + (f" (after a {s.transition})" if s.transition else ""))
                                     for i, s in enumerate(result.shots)]},
         {"name": "speech", "marks": [_mark(s.start, s.end, duration, "speech", s.text) for s in result.transcript.segments]},
+        *([{"name": "speakers", "marks": [_mark(s.start, s.end, duration, f"speaker-{(speakers.index(s.speaker) % 6) + 1}",
+                                                f"{s.speaker}: {s.text}")
+                                          for s in result.transcript.segments if s.speaker]}] if speakers else []),
         {"name": "faces", "marks": _face_marks(result, duration)},
         {"name": "emotion", "marks": [_mark(e.start, e.end, duration, f"emo-{e.label}", f"{e.label} ({e.score:.2f})")
                                       for e in result.emotion_timeline]},

@@ -113,6 +113,7 @@ class Word(_Model):
     end: float
     word: str
     prob: float = Field(description="Model's probability for the word, 0..1.")
+    speaker: str | None = Field(None, description="Who says it (SPEAKER_1, ...), when the speakers stage ran.")
 
 
 class Emotion(_Model):
@@ -146,6 +147,8 @@ class Segment(_Model):
     end: float
     text: str
     words: list[Word] = Field(default_factory=list)
+    speaker: str | None = Field(None, description="Who says it (SPEAKER_1, ...): one per segment; a segment "
+                                                  "is split where the speaker changes.")
     emotion: Emotion | None = None
     prosody: Prosody | None = None
     attention: list[Attention] = Field(default_factory=list, description="Which keyframes informed this segment.")
@@ -195,7 +198,7 @@ class Keyframe(_Model):
 class Event(_Model):
     """Something that happens at a time. ``kind`` is one of: shot_change, speech, silence,
     face_appear, face_disappear, label, keyword, emotion_change, loud_sound, music,
-    text_on_screen, caption (a shot's caption, spanning the shot)."""
+    text_on_screen, caption (a shot's caption, spanning the shot), speaker_change."""
 
     start: float
     end: float
@@ -244,6 +247,7 @@ class EmotionSpan(_Model):
     end: float
     label: str
     score: float
+    speaker: str | None = Field(None, description="Whose emotion it is, when the speakers stage ran.")
 
 
 class StageInfo(_Model):

@@ -23,13 +23,14 @@ def write_json(result: "Result", folder: Path) -> Path:
 
 
 def _subtitles(result: "Result", folder: Path, fmt: str) -> Path:
-    """The transcript as subtitles through pysubs2 (one cue per segment); an empty file, valid
-    for its format, when nothing was said."""
+    """The transcript as subtitles through pysubs2 (one cue per segment, ``SPEAKER_1: `` before
+    its text when speakers are known); an empty file, valid for its format, when nothing was said."""
     import pysubs2
 
     subs = pysubs2.SSAFile()
     for seg in result.transcript.segments:
-        subs.append(pysubs2.SSAEvent(start=round(seg.start * 1000), end=round(seg.end * 1000), text=seg.text))
+        text = f"{seg.speaker}: {seg.text}" if seg.speaker else seg.text
+        subs.append(pysubs2.SSAEvent(start=round(seg.start * 1000), end=round(seg.end * 1000), text=text))
     path = folder / f"transcript.{fmt}"
     atomic_write_text(path, subs.to_string(fmt))
     return path

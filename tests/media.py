@@ -1,13 +1,19 @@
-"""Generated test media: every clip is made by FFmpeg's lavfi sources, with the exact command
-kept here (the ``ffmpeg`` binary is imageio-ffmpeg's static build; no system FFmpeg needed)."""
+"""Test media, made here with the exact commands kept: clips from FFmpeg's lavfi sources
+(``RECIPES``), slideshows of real photos, and the annotated evaluation sets built from real
+footage and voices (``shot_set``, ``speaker_set``, ``search_set``). The ``ffmpeg`` binary is
+imageio-ffmpeg's static build; no system FFmpeg is needed."""
 
 from __future__ import annotations
 
 import shlex
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imageio_ffmpeg
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 #: Real photos nobody here made: Debian's opencv-doc sample images (`apt-get install opencv-doc`).
@@ -360,11 +366,116 @@ def shot_set(folder: Path) -> tuple[list[Path], Path]:
     return [folder / x["video"] for x in items], ref
 
 
+def _pcm(source: Path, start: float = 0.0, end: float | None = None) -> "np.ndarray":
+    """16 kHz mono float32 samples of ``source`` (any FFmpeg input), from ``start`` to ``end`` s."""
+    import numpy as np
+
+    cmd = [FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source)]
+    cmd += ["-t", str(end - start)] if end is not None else []
+    raw = subprocess.run([*cmd, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                         check=True, capture_output=True, timeout=60).stdout
+    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+
+
+def _espeak(voice: str, text: str) -> "np.ndarray":
+    """A sentence spoken by espeak-ng in ``voice``, as 16 kHz samples, silence trimmed."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "line.wav"
+        subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(wav), text], check=True, timeout=60)
+        x = _pcm(wav)
+    loud = np.flatnonzero(np.abs(x) > 0.02)
+    return x[loud[0]:loud[-1] + 1] if len(loud) else x
+
+
+def _dialogue(out: Path, lines: list[tuple[str, "np.ndarray"]], gap_s: float = 0.5) -> dict:
+    """Lines (speaker, samples) one after another with ``gap_s`` of silence between, as an MP4
+    over a grey picture; returns the reference turns."""
+    import tempfile
+    import wave
+
+    import numpy as np
+
+    gap = np.zeros(int(gap_s * 16000), np.float32)
+    audio, turns, t = [gap], [], gap_s
+    for speaker, x in lines:
+        turns.append({"start": round(t, 3), "end": round(t + len(x) / 16000, 3), "speaker": speaker})
+        audio += [x, gap]
+        t += (len(x) + len(gap)) / 16000
+    samples = (np.clip(np.concatenate(audio), -1, 1) * 32767).astype(np.int16)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "dialogue.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(samples.tobytes())
+        subprocess.run([FFMPEG, "-y", "-v", "error", "-f", "lavfi", "-i", "color=c=gray:size=160x120:rate=5",
+                        "-i", str(wav), "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                        "-b:a", "96k", str(out)], check=True, timeout=120)
+    return {"video": out.name, "turns": turns}
+
+
+#: The espeak-ng lines of the made dialogues: (voice, sentence).
+ESPEAK_DIALOGUE = [
+    ("en-us", "Good morning. Did you see the launch yesterday afternoon?"),
+    ("en+f3", "I did. The rocket climbed so fast that I almost missed it."),
+    ("en-us", "The second stage separated right on time, they said."),
+    ("en+f3", "And the booster landed back on the ship a few minutes later."),
+    ("en-us", "Next month they will try again with a heavier payload."),
+    ("en+f3", "Then I will take the whole afternoon off to watch it."),
+]
+ESPEAK_THREE = [
+    ("en-us", "Welcome back to the show. Today we talk about gardens."),
+    ("en+f3", "Thank you. Spring is the best time to plant tomatoes."),
+    ("en-gb-x-rp+m7", "I disagree. Autumn is better for most vegetables."),
+    ("en-us", "Why is that? Most people start their seeds in spring."),
+    ("en+f3", "Because the soil is warm and the days are getting longer."),
+    ("en-gb-x-rp+m7", "But the autumn rain means you hardly need to water them."),
+]
+
+
+def speaker_set(folder: Path) -> tuple[list[Path], Path]:
+    """Build the annotated set of `avpipe eval speakers` in ``folder``: the videos and
+    ``speakers.jsonl`` (the reference turns of each). Real voices where we have them: NASA's
+    narrator and President Kennedy (``../shared/media``), alternated A B A B from their own
+    recordings at their pauses (``sample_videos/``), and the narrator alone; and made voices (espeak-ng), two
+    alternating and three in turn. Turn times are known from the assembly."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nasa, jfk = NASA, NASA.parent / "jfk.mp4"
+    items = []
+    # Real voices: the narrator's two sentences (0.2-4.9 s, 5.15-12.9 s of the clip) and
+    # Kennedy's line cut at its pauses ("And so my fellow Americans, ask not" 0.3-4.3 s; "what
+    # your country can do for you, ask what you can do for your country" 5.4-10.35 s).
+    lines = [("narrator", _pcm(nasa, 0.2, 4.9)), ("kennedy", _pcm(jfk, 0.3, 4.3)),
+             ("narrator", _pcm(nasa, 5.15, 12.9)), ("kennedy", _pcm(jfk, 5.4, 10.35))]
+    items.append({**_dialogue(folder / "real_two_voices.mp4", lines), "made": "NASA narration and jfk.mp4, alternated"})
+    items.append({**_dialogue(folder / "real_one_voice.mp4", [("narrator", _pcm(nasa, 0.2, 12.9))]),
+                  "made": "NASA narration alone"})
+    items.append({**_dialogue(folder / "espeak_two_voices.mp4", [(v, _espeak(v, s)) for v, s in ESPEAK_DIALOGUE]),
+                  "made": "espeak-ng en-us and en+f3, alternating"})
+    items.append({**_dialogue(folder / "espeak_three_voices.mp4", [(v, _espeak(v, s)) for v, s in ESPEAK_THREE]),
+                  "made": "espeak-ng en-us, en+f3 and en-gb-x-rp+m7 in turn"})
+    ref = folder / "speakers.jsonl"
+    ref.write_text("".join(json.dumps(x) + "\n" for x in items))
+    return [folder / x["video"] for x in items], ref
+
+
 if __name__ == "__main__":  # python tests/media.py shots FOLDER: build the shot set
     import sys
 
-    if len(sys.argv) == 3 and sys.argv[1] == "shots":
-        videos, reference = shot_set(Path(sys.argv[2]))
+    builders = {"shots": shot_set, "speakers": speaker_set}
+    if len(sys.argv) == 3 and sys.argv[1] in builders:
+        videos, reference = builders[sys.argv[1]](Path(sys.argv[2]))
         print("\n".join(map(str, [*videos, reference])))
     else:
-        sys.exit("usage: python tests/media.py shots FOLDER")
+        sys.exit("usage: python tests/media.py shots|speakers FOLDER")

@@ -212,7 +212,8 @@ def test_report_in_chromium_shows_keyframes_timeline_and_escaped_text(tmp_path):
     assert "pwned" not in re.sub(r"&lt;.*?&gt;", "", dom.split("<title>")[1].split("</title>")[0])
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom  # shown as text
     assert dom.count('<figure data-t="') == len(result.keyframes) == 3
-    assert dom.count('class="lane"') == 5 and 'class="cursor"' in dom  # the script ran and drew the cursor
+    # shots, speech, speakers, faces, emotion, events; the script ran and drew the cursor
+    assert dom.count('class="lane"') == 6 and 'data-lane="speakers"' in dom and 'class="cursor"' in dom
     assert "clean rooms" in dom and "Goddard" in dom
     png = tmp_path / "report.png"
     subprocess.run([chromium, *CHROME_FLAGS, "--window-size=1280,1400", f"--screenshot={png}", page.as_uri()],

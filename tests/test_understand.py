@@ -365,7 +365,7 @@ def test_train_align_fits_without_hurting_held_out_recall(tmp_path):
     # Six held-out segments: one flips with changes that have nothing to do with alignment (a
     # keyframe chosen half a second later in a training video did it), so the check allows one.
     assert report["held_out_segments"] == 6
-    assert report["recall_at_1_after"] >= report["recall_at_1_before"] - 1 / 6 - 1e-9
+    assert report["recall_at_1_after"] >= report["recall_at_1_before"] - 1 / 6 - 1e-3  # the report rounds to 4 places
     assert "held-out segments" in proc.stderr
     # the trained projections load into the fusion of a pipeline
     import dataclasses

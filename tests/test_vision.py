@@ -86,7 +86,7 @@ def test_bundled_weights_verify():
     assert proc.returncode == 0, proc.stdout
     checked = {json.loads(line)["model"]: json.loads(line)["ok"] for line in proc.stdout.splitlines()}
     assert checked == {"tiny.en": True, "base": True, "minilm": True, "efficientnet-lite0": True,
-                       "fer-mini-xception": True, "transnetv2": True}
+                       "fer-mini-xception": True, "transnetv2": True, "resemblyzer-ge2e": True}
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The stages of a pipeline, one module each, in the order the default pipeline runs them:
 
-    probe -> decode -> shots -> keyframes -> vision -> speech -> audio -> fusion -> events -> summary
+    probe -> decode -> shots -> keyframes -> vision -> speech -> speakers -> audio -> fusion -> events
+    -> summary
 
 and, where a vision-language model is configured (``pipelines/gpu.toml``), ``captions`` after
 ``vision``.
@@ -29,6 +30,7 @@ STAGES: dict[str, str] = {
     "vision": "vision:VisionStage",
     "captions": "captions:CaptionStage",
     "speech": "speech:SpeechStage",
+    "speakers": "speakers:SpeakerStage",
     "audio": "audio:AudioStage",
     "fusion": "fusion:FusionStage",
     "events": "events:EventStage",

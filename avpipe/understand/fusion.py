@@ -205,19 +205,23 @@ def prosody_matrix(segments: list) -> torch.Tensor:
 
 def emotion_timeline(segments: list) -> tuple[list, list]:
     """Runs of segments with the same fused emotion as timeline spans, and an emotion_change
-    event where one run gives way to the next."""
+    event where one run gives way to the next. With speakers, each speaker has a timeline of
+    their own (a run is one speaker's; its change events name them)."""
     from ..schema import EmotionSpan, Event
 
     timeline: list[EmotionSpan] = []
+    last: dict[str | None, int] = {}  # speaker -> index of their latest span
     events = []
     for segment in segments:
-        e = segment.emotion
-        if timeline and timeline[-1].label == e.label:
-            timeline[-1] = timeline[-1].model_copy(update={"end": segment.end,
-                                                           "score": max(timeline[-1].score, e.scores[e.label])})
+        e, who = segment.emotion, segment.speaker
+        mine = timeline[last[who]] if who in last else None
+        if mine is not None and mine.label == e.label and last[who] == len(timeline) - 1:
+            timeline[-1] = mine.model_copy(update={"end": segment.end, "score": max(mine.score, e.scores[e.label])})
             continue
-        if timeline:
+        if mine is not None and mine.label != e.label:
             events.append(Event(start=segment.start, end=segment.end, kind="emotion_change",
-                                label=f"{timeline[-1].label} -> {e.label}", score=e.scores[e.label]))
-        timeline.append(EmotionSpan(start=segment.start, end=segment.end, label=e.label, score=e.scores[e.label]))
+                                label=(f"{who}: " if who else "") + f"{mine.label} -> {e.label}", score=e.scores[e.label]))
+        last[who] = len(timeline)
+        timeline.append(EmotionSpan(start=segment.start, end=segment.end, label=e.label, score=e.scores[e.label],
+                                    speaker=who))
     return timeline, events

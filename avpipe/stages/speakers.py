@@ -1,0 +1,26 @@
+"""The speakers stage: who says each segment and word (:mod:`avpipe.speech.speakers`), and a
+speaker_change event where the turn passes."""
+
+from __future__ import annotations
+
+from .base import Stage, VideoContext
+
+
+class SpeakerStage(Stage):
+    """Diarization over the transcript: speakers on segments and words; segments split at turns."""
+
+    name = "speakers"
+    needs = ("audio", "segments")
+
+    def run(self, ctx: VideoContext) -> None:
+        from ..device import resolve_device
+        from ..schema import Event
+        from ..speech.speakers import diarize
+
+        segments, _ = diarize(ctx.audio.samples, ctx.result.transcript.segments, ctx.options.speakers,
+                                  device=resolve_device(ctx.options.device, "torch"))
+        ctx.result.transcript.segments = segments
+        self.backend, self.model = "ge2e-agglomerative", "resemblyzer-ge2e"
+        spoken = [s for s in segments if s.speaker]
+        ctx.add_events([Event(start=b.start, end=b.start, kind="speaker_change", label=f"{a.speaker} -> {b.speaker}")
+                        for a, b in zip(spoken, spoken[1:]) if a.speaker != b.speaker])
