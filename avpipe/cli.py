@@ -528,48 +528,32 @@ def _cmd_eval_speakers(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
 
-    from .decode import load_audio
-    from .device import resolve_device
-    from .evaluate import der
-    from .probe import probe
-    from .speech import transcribe
-    from .speech.speakers import diarize
+    from .evaluate import read_turns, score_speakers
 
     pipeline = _pipeline_or_none(args.pipeline)
     if pipeline is None:
         return 2
     try:
-        reference = {}
-        for line in Path(args.ref).read_text().splitlines():
-            if line.strip():
-                item = json.loads(line)
-                reference[Path(item["video"]).name] = [(t["start"], t["end"], t["speaker"]) for t in item["turns"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"avpipe: {args.ref}: not a speaker reference ({exc})", file=sys.stderr)
+        reference = read_turns(args.ref)
+    except (OSError, ValueError) as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
         return 2
     options = pipeline.speakers if args.count is None else dataclasses.replace(pipeline.speakers, count=args.count)
-    device = resolve_device(args.device or pipeline.device, "torch")
     totals = {"missed": 0.0, "false_alarm": 0.0, "confusion": 0.0, "scored_speech": 0.0}
     code = 0
     for raw in args.inputs:
-        path = Path(raw)
         try:
-            if path.name not in reference:
-                raise ValueError(f"{path}: not in the reference file")
-            media = probe(path)
-            audio = load_audio(path, media)
-            transcript, _ = transcribe(audio.samples, pipeline.speech, resolve_device(args.device or pipeline.device,
-                                                                                       pipeline.speech.backend))
-            segments, _ = diarize(audio.samples, transcript.segments, options, device)
+            if Path(raw).name not in reference:
+                raise ValueError(f"{raw}: not in the reference file")
+            score = score_speakers(Path(raw), reference[Path(raw).name], pipeline.speech, options,
+                                   args.device or pipeline.device)
         except Exception as exc:  # noqa: BLE001 - one bad input is one error line
             print(json.dumps({"input": raw, "error": {"type": type(exc).__name__, "message": str(exc)}}))
             code = 1
             continue
-        turns = [(s.start, s.end, s.speaker) for s in segments if s.speaker]
-        score = der(reference[path.name], turns)
         for key in totals:
             totals[key] += score[key]
-        print(json.dumps({"input": raw, **score, "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}))
+        print(json.dumps({"input": raw, **score}))
     if totals["scored_speech"]:
         rate = (totals["missed"] + totals["false_alarm"] + totals["confusion"]) / totals["scored_speech"]
         print(json.dumps({"der": round(rate, 4), **{k: round(v, 2) for k, v in totals.items()}}))

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .probe import open_container
+
+if TYPE_CHECKING:
+    from .options import SpeakerOptions, SpeechOptions
 
 
 def normalise(text: str) -> str:
@@ -127,3 +131,35 @@ def der(reference: list[tuple[float, float, str]], hypothesis: list[tuple[float,
     return {"der": round(rate, 4), "missed": round(missed * step, 2), "false_alarm": round(false_alarm * step, 2),
             "confusion": round(confusion * step, 2), "scored_speech": round(total * step, 2),
             "reference_speakers": len(ref_names), "found_speakers": len(hyp_names)}
+
+
+def read_turns(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
+    """A speaker reference (JSON lines ``{video, turns: [{start, end, speaker}]}``) by video
+    file name; a malformed file is a ValueError naming it."""
+    import json
+
+    reference = {}
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                reference[Path(item["video"]).name] = [(t["start"], t["end"], t["speaker"]) for t in item["turns"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a speaker reference ({exc})") from exc
+    return reference
+
+
+def score_speakers(path: Path, reference: list[tuple[float, float, str]], speech: "SpeechOptions",
+                   speakers: "SpeakerOptions", device: str) -> dict:
+    """Transcribe and diarize ``path`` as the pipeline does, and score its turns with :func:`der`."""
+    from .decode import load_audio
+    from .device import resolve_device
+    from .probe import probe
+    from .speech import transcribe
+    from .speech.speakers import diarize
+
+    audio = load_audio(path, probe(path))
+    transcript, _ = transcribe(audio.samples, speech, resolve_device(device, speech.backend))
+    segments, _ = diarize(audio.samples, transcript.segments, speakers, resolve_device(device, "torch"))
+    turns = [(s.start, s.end, s.speaker) for s in segments if s.speaker]
+    return {**der(reference, turns), "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}

@@ -77,13 +77,14 @@ class DecodeStage(Stage):
         ctx.notify("decode_backend", reader.name)
         consumers = list(self.consumers)
         spent = {c.name: 0.0 for c in consumers}
+        glancers = {c.name for c in consumers if c.wants_glances(ctx)}
         for frame in reader:
             if frame.image is not None:
                 ctx.frames_decoded += 1
             for consumer in list(consumers):
                 t0 = time.perf_counter()
                 try:
-                    if frame.glance is not None and consumer.wants_glances(ctx):
+                    if frame.glance is not None and consumer.name in glancers:
                         consumer.on_glance(ctx, frame.t, frame.glance)
                     if frame.image is not None:
                         consumer.on_frame(ctx, frame)
@@ -92,9 +93,8 @@ class DecodeStage(Stage):
                     consumers.remove(consumer)
                 spent[consumer.name] += time.perf_counter() - t0
         # Glances are made for the consumers that read them: their time is theirs too.
-        readers = [c.name for c in self.consumers if c.wants_glances(ctx)]
-        for name in readers:
-            spent[name] += reader.report.glance_seconds / len(readers)
+        for name in glancers:
+            spent[name] += reader.report.glance_seconds / len(glancers)
         for name, seconds in spent.items():
             ctx.record(name, seconds)
         self.excluded_seconds = sum(spent.values())  # the consumers' time is theirs, not decode's
