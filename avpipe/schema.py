@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -183,6 +183,16 @@ class Face(_Model):
     scores: dict[str, float] = Field(default_factory=dict)
 
 
+class DetectedObject(_Model):
+    """An object the detector found in a keyframe (COCO's classes with the bundled YOLOv3-tiny)."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float] = Field(
+        description="x, y, width, height as fractions of the frame's width and height."
+    )
+
+
 class Keyframe(_Model):
     """A representative frame: the sharpest sampled frame of a shot (or of a long shot's part)."""
 
@@ -190,15 +200,31 @@ class Keyframe(_Model):
     shot: int | None = Field(None, description="Index into ``shots``.")
     labels: list[Label] = Field(default_factory=list)
     faces: list[Face] = Field(default_factory=list)
+    objects: list[DetectedObject] = Field(default_factory=list, description="Objects with boxes, best first.")
     thumbnail: str | None = Field(None, description="JPEG path relative to the result folder.")
     caption: str | None = Field(None, description="What a vision-language model says the frame shows (the captions "
                                 "stage: one per shot, on the shot's first keyframe); None when not captioned.")
 
+    def seen(self) -> str:
+        """What the frame shows, as one line for search, ask and summaries: the caption, the top
+        labels, the objects counted ("two people, a sports ball") and the faces; "" when nothing."""
+        from .words import object_words
+
+        labels = ", ".join(label.label for label in self.labels[:3])
+        objects = object_words(self.objects)
+        what = "; ".join(p for p in (labels, objects) if p)
+        if self.caption:
+            what = f"{self.caption} ({what})" if what else self.caption
+        if self.faces:
+            what += f"{'; ' if what else ''}{len(self.faces)} face{'s' * (len(self.faces) != 1)}"
+        return what
+
 
 class Event(_Model):
     """Something that happens at a time. ``kind`` is one of: shot_change, speech, silence,
-    face_appear, face_disappear, label, keyword, emotion_change, loud_sound, music,
-    text_on_screen, caption (a shot's caption, spanning the shot), speaker_change."""
+    face_appear, face_disappear, object_appear, object_disappear, label, keyword, emotion_change,
+    loud_sound, music, sound (a sound class the audio tagger names: singing, a tone, or an AudioSet
+    class), text_on_screen, caption (a shot's caption, spanning the shot), speaker_change."""
 
     start: float
     end: float
@@ -227,7 +253,8 @@ class Summary(_Model):
 
 
 class AudioRegion(_Model):
-    """A run of audio windows of one class: speech, silence, loud, music-like or sound."""
+    """A run of audio windows of one class: silence, speech, singing, music, tone, loud, sound,
+    an AudioSet class with a transformers tagger, or music-like without a tagger."""
 
     start: float
     end: float
@@ -237,6 +264,7 @@ class AudioRegion(_Model):
 class AudioInfo(_Model):
     window_s: float = Field(1.0, description="Length of the classified windows.")
     speech_loudness_db: float | None = Field(None, description="Median loudness of the speech segments.")
+    tagger: str | None = Field(None, description="The sound tagger that named the classes (None: loudness only).")
     regions: list[AudioRegion] = Field(default_factory=list)
 
 
@@ -255,6 +283,8 @@ class StageInfo(_Model):
     backend: str | None = Field(None, description="Which backend ran, e.g. decord, pyav.")
     model: str | None = Field(None, description="Model name or weight file, when there is one.")
     status: Literal["ok", "partial", "error"] = "ok"
+    peak_rss_mb: float | None = Field(None, description="The process's peak resident memory (MB) when the stage "
+                                      "ended: where it rises is what raised it.")
 
 
 class StageError(_Model):
@@ -279,6 +309,10 @@ class Result(_Model):
     summary: Summary = Field(default_factory=Summary)
     stages: dict[str, StageInfo] = Field(default_factory=dict)
     errors: list[StageError] = Field(default_factory=list)
+
+    def speaker_count(self) -> int:
+        """How many speakers the transcript names (0 when the speakers stage did not run)."""
+        return len({s.speaker for s in self.transcript.segments if s.speaker})
 
     def keyframes_at(self, times) -> list[Keyframe | None]:
         """The keyframes at ``times`` (e.g. vectors.npz's float32 ``keyframe_t``), None where none is."""

@@ -9,8 +9,10 @@ is included:
   * a generated long video: the NASA sample's picture looped to ``--minutes`` minutes (stream
     copy) with varied speech read by espeak-ng (see :func:`long_video`), processed once.
 For each: wall time, x real time (media seconds / wall seconds), seconds per stage (summed over
-the batch's videos; the model stages include loading their models once), and the peak resident
-memory of the worker process that did the work (ru_maxrss of the finished children).
+the batch's videos; the model stages include loading their models once), the peak resident
+memory of the worker process that did the work (ru_maxrss of the finished children), and the
+worker's peak when each stage ended (``stages.<name>.peak_rss_mb``: where it rises is what
+raised it).
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ if os.environ.get("BENCH_SHOTS"):
 t0 = time.perf_counter()
 summary = run_batch(sys.argv[2:], sys.argv[1], pipeline, RunOptions(workers=1, progress=False))
 wall = time.perf_counter() - t0
-stages, duration = {}, 0.0
+stages, peaks, duration = {}, {}, 0.0
 from pathlib import Path
 for r in summary.records:
     result = json.loads((Path(sys.argv[1]) / r.result).read_text())
     duration += result["video"]["duration_s"] or 0.0
     for name, info in result["stages"].items():
         stages[name] = stages.get(name, 0.0) + info["seconds"]
+        peaks[name] = max(peaks.get(name, 0.0), info.get("peak_rss_mb") or 0.0)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb": peak,
+print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb": peak, "stage_peaks": peaks,
                   "status": [r.status for r in summary.records]}))
 """
 
@@ -106,8 +109,10 @@ def report(name: str, runs: list[dict]) -> None:
     print(f"{name}: {duration:.0f} s of media in {wall:.1f} s (median of {len(runs)}): {duration / wall:.1f}x real time; "
           f"peak worker memory {peak:,.0f} MB; status {runs[0]['status']}")
     total = sum(stages.values())
+    peaks = runs[0].get("stage_peaks", {})
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
-        print(f"    {stage:<10} {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {duration / max(seconds, 1e-9):8.1f}x")
+        print(f"    {stage:<10} {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {duration / max(seconds, 1e-9):8.1f}x"
+              f"  peak {peaks.get(stage, 0.0):7,.0f} MB when it ended")
     # The shots stage's time includes making the glances it reads during decode.
     print(f"    shot detection: {stages.get('shots', 0.0):.2f} s, {100 * stages.get('shots', 0.0) / wall:.1f}% of the wall time")
 

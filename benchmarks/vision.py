@@ -1,5 +1,6 @@
 """Vision-stage speed: keyframes per second for the default encoder (EfficientNet-Lite0 with the
-ConSE embedding) and for face detection + expression, on the same images, in one run.
+ConSE embedding), face detection + expression (the CNN default and the Haar cascade it replaced,
+as a ratio) and object detection (YOLOv3-tiny, two passes), on the same images, in one run.
 
 Images are real photos (Debian's opencv-doc samples when installed, else the sample videos'
 keyframes), resized to 480x270 like the keyframe JPEGs the stage reads. The median of
@@ -38,7 +39,7 @@ def main() -> None:
 
     from avpipe.options import VisionOptions
     from avpipe.vision import load_encoder
-    from avpipe.vision.base import load_faces
+    from avpipe.vision.base import load_faces, load_objects
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=64)
@@ -49,22 +50,30 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     batch = images(args.images)
     encoder = load_encoder(VisionOptions(batch_size=args.batch))
-    faces = load_faces(VisionOptions.min_face_frac)
+    o = VisionOptions()
+    faces = load_faces(o.min_face_frac, "cnn", o.face_min_confidence)
+    haar = load_faces(o.min_face_frac, "haar", o.face_min_confidence)
+    objects = load_objects(o.object_backend, o.object_model, o.object_min_score)
     encoder.encode_images(batch[: args.batch])  # warm-up
+    objects(batch[0])
     runs = {"encoder (labels + embedding)": lambda: encoder.encode_images(batch),
-            "faces (detect + expression)": lambda: [faces(img) for img in batch]}
+            "faces, CNN (detect + expression)": lambda: [faces(img) for img in batch],
+            "objects (YOLOv3-tiny, 2 passes)": lambda: [objects(img) for img in batch]}
+    baseline = {"faces, Haar (the previous default)": lambda: [haar(img) for img in batch]}
     print(f"{args.images} images at 480x270 -> 224 px crops; batch {args.batch}; {args.threads} threads")
-    total = 0.0
-    for name, fn in runs.items():
+    total, medians = 0.0, {}
+    for name, fn in {**runs, **baseline}.items():
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
-        median = statistics.median(times)
-        total += median
-        print(f"{name:<30} {args.images / median:7.1f} keyframes/s")
-    print(f"{'whole vision stage':<30} {args.images / total:7.1f} keyframes/s")
+        medians[name] = statistics.median(times)
+        total += medians[name] if name in runs else 0.0
+        print(f"{name:<36} {args.images / medians[name]:7.1f} keyframes/s")
+    print(f"{'whole vision stage (default)':<36} {args.images / total:7.1f} keyframes/s")
+    ratio = medians["faces, CNN (detect + expression)"] / medians["faces, Haar (the previous default)"]
+    print(f"CNN faces take {ratio:.2f}x the Haar cascade's time")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Compare two ``avpipe run`` output folders, ignoring what may differ between runs of the same
-code: wall-clock times (``seconds``), temporary paths and the ledger's pipeline key.
+code: wall-clock times (``seconds``), peak memory (``peak_rss_mb``), temporary paths and the ledger's pipeline key.
 
     python tests/compare_results.py OUT_A OUT_B      # exit 0: the same results, else a diff list
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 #: Keys whose values are timings or identify one run, dropped before comparing.
-VOLATILE = {"seconds", "time", "pipeline_key"}
+VOLATILE = {"seconds", "time", "pipeline_key", "peak_rss_mb"}
 
 
 def _strip(value):

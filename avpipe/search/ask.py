@@ -97,16 +97,15 @@ def sentences(result: Result) -> list[tuple[float, float, str, list[int]]]:
 def units(result: Result) -> list[Evidence]:
     """Every evidence unit of the fused timeline, unscored."""
     found = [Evidence(a, b, "sentence", text, 0.0) for a, b, text, parts in sentences(result) if len(parts) > 1]
-    found += [Evidence(s.start, s.end, "segment", s.text.strip(), 0.0) for s in result.transcript.segments]
+    named = result.speaker_count() > 1  # who said it, where there is more than one voice
+    found += [Evidence(s.start, s.end, "segment", f"{s.speaker}: {s.text.strip()}" if named and s.speaker
+                       else s.text.strip(), 0.0) for s in result.transcript.segments]
     for k in result.keyframes:
-        if k.labels or k.faces or k.caption:
-            seen = ", ".join(label.label for label in k.labels[:3])
-            if k.caption:
-                seen = f"{k.caption} ({seen})" if seen else k.caption
-            faces = f"; {len(k.faces)} face{'s' * (len(k.faces) != 1)}" if k.faces else ""
-            found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}{faces}", 0.0, k.thumbnail))
+        seen = k.seen()
+        if seen:
+            found.append(Evidence(k.t, k.t, "keyframe", f"seen: {seen}", 0.0, k.thumbnail))
     for e in result.events:  # (keywords are not units: they repeat the transcript's own words)
-        if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "label"):  # (captions: keyframes)
+        if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "sound", "label"):  # (captions: keyframes)
             found.append(Evidence(e.start, e.end, "event", f"{e.kind.replace('_', ' ')}: {e.label}", 0.0))
     return found
 

@@ -97,15 +97,11 @@ def video_moments(folder: Path, encoder_for=None) -> dict | None:
         if k is None:
             continue
         shot = result.shots[k.shot] if k.shot is not None and k.shot < len(result.shots) else None
-        labels = ", ".join(label.label for label in k.labels[:3])
-        faces = f"; {len(k.faces)} face{'s' * (len(k.faces) != 1)}" if k.faces else ""
         # the keyframe stands for its shot, but no more than FRAME_SPAN_S either side of it
         start = max(shot.start, k.t - FRAME_SPAN_S) if shot else k.t
         end = min(shot.end, k.t + FRAME_SPAN_S) if shot else k.t
-        seen = f"seen: {labels or 'nothing ImageNet names'}"
-        if k.caption:
-            seen = f"{k.caption} ({seen})" if labels else k.caption
-        row = {"video_id": vid, "modality": "frames", "t": k.t, "start": start, "end": end, "text": f"{seen}{faces}",
+        row = {"video_id": vid, "modality": "frames", "t": k.t, "start": start, "end": end,
+               "text": f"seen: {k.seen() or 'nothing the models name'}",
                "thumbnail": f"{folder.name}/{k.thumbnail}" if k.thumbnail else None}
         rows.append(row)
         vectors.append(arrays["keyframes"][i].astype(np.float32))

@@ -64,3 +64,27 @@ def inside(words: list[RawWord], regions: list[tuple[float, float]], end_s: floa
         if mid <= end_s and any(a <= mid < b for a, b in regions):
             kept.append(w)
     return kept
+
+
+#: No one says this many words in a row faster than this many seconds a word (fast speech is
+#: about 0.2 s a word).
+CRAMMED_WORDS, CRAMMED_S = 4, 0.06
+
+
+def drop_crammed(words: list[RawWord], min_words: int = CRAMMED_WORDS, max_s: float = CRAMMED_S) -> list[RawWord]:
+    """Drop runs of ``min_words`` or more consecutive words that Whisper squeezed into less than
+    ``max_s`` seconds a word: a phrase it wrote twice over one stretch of audio (seen on a
+    sentence said eight times in a row: a ninth copy whose eight words all sat in 0.18 s). Such
+    timing is not speech, whatever the text says."""
+    out: list[RawWord] = []
+    i = 0
+    while i < len(words):
+        j = i
+        while j + 1 < len(words) and words[j + 1].end - words[i].start < (j + 2 - i) * max_s:
+            j += 1
+        if j + 1 - i >= min_words and words[j].end - words[i].start < (j + 1 - i) * max_s:
+            i = j + 1
+            continue
+        out.append(words[i])
+        i += 1
+    return out

@@ -102,10 +102,16 @@ class VideoContext:
 
     def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
                status: str = "ok") -> None:
-        """Note a stage's timing (added to any earlier time of the same stage)."""
+        """Note a stage's timing (added to any earlier time of the same stage) and the process's
+        peak memory so far."""
+        import resource
+        import sys
+
         earlier = self.result.stages.get(stage)
         total = seconds + (earlier.seconds if earlier else 0.0)
-        self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+        self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status,
+                                              peak_rss_mb=round(peak, 1))
 
     def add_events(self, events: list) -> None:
         """Merge events into the result's single time-ordered list."""

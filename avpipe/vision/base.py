@@ -47,11 +47,25 @@ def load_encoder(options: "VisionOptions", device: str = "cpu") -> ImageEncoder:
 
 
 @once
-def load_faces(min_face_frac: float):
+def load_faces(min_face_frac: float, detector: str = "cnn", min_confidence: float = 0.5):
     """The face analyser, loaded once per process."""
     from .faces import FaceAnalyzer
 
-    return FaceAnalyzer(min_face_frac)
+    return FaceAnalyzer(min_face_frac, detector, min_confidence)
+
+
+@once
+def load_objects(backend: str, model: str | None, min_score: float, device: str = "cpu"):
+    """The object detector (:mod:`avpipe.vision.objects`), loaded once per process."""
+    from .objects import TransformersDetector, YoloTiny
+
+    if backend == "yolov3-tiny":
+        return YoloTiny(min_score)
+    if backend == "transformers":
+        if not model:
+            raise PipelineConfigError('[vision] object_backend = "transformers" needs object_model = <hub id or folder>')
+        return TransformersDetector(model, min_score, device)
+    raise PipelineConfigError(f"unknown object backend {backend!r}; known: yolov3-tiny, transformers")
 
 
 @once
@@ -68,3 +82,15 @@ def unit(x: "np.ndarray") -> "np.ndarray":
 
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+def mix_in(vectors: "np.ndarray", rows: list[int], extra: "np.ndarray", weight: float = 1.0) -> "np.ndarray":
+    """``vectors`` with ``extra[j]`` added to row ``rows[j]`` as text evidence of what that row
+    shows (a keyframe's caption, its objects in words): the unit length sum of the row and
+    ``weight`` times the evidence, both in the shared space (1.0: their mean). Returns a new array."""
+    import numpy as np
+
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for i, v in zip(rows, extra):
+        out[i] = unit(out[i] + weight * np.asarray(v, np.float32))
+    return out

