@@ -61,6 +61,10 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
     )
     ctx = VideoContext(path=path, video_id=video_id, work_dir=work_dir, options=options, result=result,
                        notify=notify or (lambda kind, value: None))
+    if "speech" in options.stages and options.speech.backend == "faster-whisper":
+        from .threads import ctranslate2_before_torch
+
+        ctranslate2_before_torch()  # vision loads torch first, and speech would be slower for it
     for stage in build_stages(options):
         if stage.name != "probe" and not stage.ready(ctx):
             continue

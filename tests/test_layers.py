@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "avpipe"
 LAYERS: list[tuple[str, ...]] = [
     # leaves: the schema, options, errors and small helpers every layer may use
     ("avpipe", "avpipe.errors", "avpipe.schema", "avpipe.options", "avpipe.atomic",
-     "avpipe.timecode", "avpipe.cache", "avpipe.device", "avpipe.words"),
+     "avpipe.timecode", "avpipe.cache", "avpipe.device", "avpipe.words", "avpipe.threads"),
     # facts about files and models: probing, the model registry, the ledger, discovery
     ("avpipe.probe", "avpipe.models", "avpipe.ledger", "avpipe.discover"),
     # the domain packages that see and hear

@@ -38,7 +38,11 @@ def test_unknown_pipeline_name():
 
 
 def test_process_video_reports_per_stage(gen, tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
     result = process_video(gen("three_shots.mp4"), "x", tmp_path, load_pipeline())
+    assert torch.get_num_threads() == threads  # no stage leaves the thread layout changed
     # a tone, no speech: fusion has no segments to fuse and does not run; the rest all do
     assert set(result.stages) == {"probe", "decode", "shots", "keyframes", "vision", "speech", "audio", "events", "summary"}
     assert result.stages["decode"].backend in ("decord", "pyav")

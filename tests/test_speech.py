@@ -169,10 +169,28 @@ def test_long_speech_is_cut_between_words_and_decoded_side_by_side(shared_media,
     assert len(asks) == 4 and bounds[1] < asks[2] < bounds[2]
 
 
+def test_loading_whisper_leaves_torch_its_threads():
+    """CTranslate2 sets the OpenMP thread count of the thread that loads a model to the model's
+    own (one, for pieces decoded side by side), and torch reads that same setting: every stage
+    after speech ran on one core of two until the loader gave torch its count back."""
+    import torch
+
+    from avpipe.speech.faster import FasterWhisperBackend
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        backend = FasterWhisperBackend(SpeechOptions(cpu_threads=2), "cpu")
+        assert backend.pieces and backend.workers == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_cpu_threads_follow_the_request_then_omp_num_threads(monkeypatch):
     import os
 
-    from avpipe.speech.base import cpu_threads
+    from avpipe.threads import cpu_threads
 
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert cpu_threads(5) == 5 and cpu_threads() == 3

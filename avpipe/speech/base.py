@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -130,18 +129,6 @@ class BatchASRBackend(ASRBackend, Protocol):
     def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
         """One segment list per piece, and the language used."""
         ...
-
-
-def cpu_threads(requested: int = 0) -> int:
-    """CPU threads speech may use: ``requested`` when above 0, else ``OMP_NUM_THREADS`` (Ray
-    sets it to an actor's CPUs; a user may set it to share a machine), else every core this
-    process may run on."""
-    if requested > 0:
-        return requested
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
-    except ValueError:
-        return len(os.sched_getaffinity(0))
 
 
 _BACKENDS = {

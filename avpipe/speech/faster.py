@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from ..decode.audio import SAMPLE_RATE
 from ..models import REGISTRY, resolve
-from .base import RawSegment, RawWord, cpu_threads, group_words
+from ..threads import cpu_threads, torch_threads_kept
+from .base import RawSegment, RawWord, group_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,8 +53,9 @@ class FasterWhisperBackend:
         #: over long pieces, as openai-whisper decodes.
         self.pieces = device == "cpu" and options.batch_size <= 1 and options.parallel_pieces
         self.workers = threads if self.pieces else 1
-        self.model = WhisperModel(str(folder), device=device, compute_type=compute, num_workers=self.workers,
-                                  cpu_threads=1 if self.pieces else threads, local_files_only=True)
+        with torch_threads_kept():  # CTranslate2 sets the loading thread's OpenMP count to its own
+            self.model = WhisperModel(str(folder), device=device, compute_type=compute, num_workers=self.workers,
+                                      cpu_threads=1 if self.pieces else threads, local_files_only=True)
         self.piece_s = PIECE_S if self.pieces else None
         self.long_pieces_ok = False
         self.english_only = (spec.english_only if spec else False) or not self.model.model.is_multilingual

@@ -23,7 +23,7 @@ def speech_regions(audio: "np.ndarray", threshold: float = 0.5, min_silence_s: f
     (as far as Silero tells them apart). Regions less than ``merge_gap_s`` apart are joined."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
-    from .base import cpu_threads
+    from ..threads import cpu_threads
 
     if len(audio) == 0:
         return []

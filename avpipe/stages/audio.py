@@ -20,6 +20,7 @@ class AudioStage(Stage):
 
         from ..schema import AudioInfo, AudioRegion, Prosody
         from ..sounds.tagger import load_tagger, tone_scores, window_count
+        from ..threads import cpu_threads
         from ..understand import audio_features
 
         samples = ctx.audio.samples
@@ -32,7 +33,8 @@ class AudioStage(Stage):
         speech = ctx.speech_regions if ctx.speech_regions is not None else [(s.start, s.end) for s in segments]
         o = ctx.options.audio
         n = window_count(len(samples), o.window_s)
-        tagger = load_tagger(o.tagger, o.tagger_model, o.tagger_chunk_s, resolve_device(ctx.options.device, "torch"))
+        tagger = load_tagger(o.tagger, o.tagger_model, o.tagger_chunk_s, resolve_device(ctx.options.device, "torch"),
+                             lanes=cpu_threads())
         sounds = tagger(samples, o.window_s, n) if tagger is not None else None
         tone = tone_scores(samples, o.window_s, n)
         self.backend = f"tagger:{tagger.name}" if tagger is not None else "loudness"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..decode import AudioTrack
     from ..decode.base import Frame
     from ..shots import KeyframeCandidate, ShotDetector
+    from ..understand.events import Phrases
 
 
 @dataclass
@@ -84,6 +85,7 @@ class VideoContext:
     segment_vectors: SegmentVectors | None = None
     caption_vectors: CaptionVectors | None = None
     audio_windows: AudioWindows | None = None
+    phrases: "Phrases | None" = None  # key-phrase embeddings, made for keywords, reused by chapter titles
     failed: set[str] = field(default_factory=set)
     notify: Callable[[str, object], None] = lambda kind, value: None
 

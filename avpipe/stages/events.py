@@ -21,5 +21,6 @@ class EventStage(Stage):
         if r.transcript.segments and o.keywords:
             from ..vision.text import load_text
 
-            found += events.keyword_events(r.transcript.segments, o.keywords, load_text())
+            ctx.phrases = ctx.phrases or events.Phrases(load_text())
+            found += events.keyword_events(r.transcript.segments, o.keywords, ctx.phrases)
         r.events = events.merge([*r.events, *found], o.merge_gap_s)

@@ -20,5 +20,6 @@ class SummaryStage(Stage):
         c = ctx.caption_vectors
         ctx.result.summary = summary.summarise(ctx.result, vectors, o, ctx.options.vision,
                                                resolve_device(ctx.options.device, "torch"),
-                                               captions=(c.t, c.vectors) if c is not None else None)
+                                               captions=(c.t, c.vectors) if c is not None else None,
+                                               phrases=ctx.phrases)
         self.model = o.model

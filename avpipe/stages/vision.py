@@ -16,7 +16,9 @@ OBJECT_WORDS_WEIGHT = 0.5
 
 
 class VisionStage(Stage):
-    """Reads each keyframe's thumbnail once, in batches, and hands it to every vision model."""
+    """Reads each keyframe's thumbnail once, a few batches at a time, and hands it to every vision
+    model. On CPU the encoder's batches and the object detector's images are spread over one lane
+    per core (:class:`avpipe.threads.Lanes`); a keyframe's result does not depend on its lane."""
 
     name = "vision"
     needs = ("keyframes",)
@@ -26,6 +28,7 @@ class VisionStage(Stage):
         import numpy as np
 
         from ..schema import DetectedObject, Face, Label
+        from ..threads import Lanes, cpu_threads, lend
         from ..vision import load_encoder
         from ..vision.base import load_faces, load_objects, load_ocr, mix_in
         from ..words import object_words
@@ -35,35 +38,47 @@ class VisionStage(Stage):
             return
         o = ctx.options.vision
         device = resolve_device(ctx.options.device, "torch")
+        lanes = cpu_threads() if device == "cpu" else 1
         encoder = load_encoder(o, device)
         faces = load_faces(o.min_face_frac, o.face_detector, o.face_min_confidence) if o.faces else None
-        detector = load_objects(o.object_backend, o.object_model, o.object_min_score, device) if o.objects else None
+        detector = lend(lambda copy: load_objects(o.object_backend, o.object_model, o.object_min_score, device,
+                                                  copy=copy), lanes) if o.objects else None
         reader = load_ocr(o.ocr_min_score) if o.ocr else None
         self.backend, self.model = encoder.name, encoder.model_name
         if detector is not None:
             self.model += f"+{detector.name}"
+
+        def decode(jpeg: bytes) -> "np.ndarray":
+            return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
         chunks, features, found_faces, found_objects, found_text = [], [], [], [], []
-        for lo in range(0, len(pairs), o.batch_size):  # decode only one batch of JPEGs at a time
-            batch = pairs[lo : lo + o.batch_size]
-            images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(c.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-                      for _, c in batch]
-            vectors, labels, feats = encoder.encode_images(images)
-            chunks.append(vectors)
-            if feats is not None:
-                features.append(feats)
-            for (keyframe, _), found, image in zip(batch, labels, images):
-                keyframe.labels = [Label(label=name, score=score) for name, score in found]
-                if faces is not None:
-                    people = faces(image)
-                    found_faces.append(people)
-                    keyframe.faces = [Face(box=tuple(round(v, 4) for v in f.box), emotion=f.emotion, scores=f.scores)
-                                      for f in people]
-                if detector is not None:
-                    things = detector(image)
-                    found_objects.append(things)
-                    keyframe.objects = [DetectedObject(label=t.label, score=t.score, box=t.box) for t in things]
-                if reader is not None:
-                    found_text.append(reader(image))
+        step = o.batch_size * lanes  # JPEGs decoded at a time: a batch per lane
+        with Lanes(lanes) as run:
+            for lo in range(0, len(pairs), step):
+                part = pairs[lo : lo + step]
+                images = run.map(decode, [c.jpeg for _, c in part])
+                # the encoder's batches are the same whatever the number of lanes
+                encoded = run.map(encoder.encode_images,
+                                  [images[i : i + o.batch_size] for i in range(0, len(images), o.batch_size)])
+                labels = [found for _, batch_labels, _ in encoded for found in batch_labels]
+                chunks += [vectors for vectors, _, _ in encoded]
+                features += [feats for _, _, feats in encoded if feats is not None]
+                # objects side by side; faces and text here: their libraries spread one image over
+                # every core themselves (yuface's OpenMP, onnxruntime), and were slower in lanes
+                objects = run.map(detector, images) if detector is not None else [None] * len(images)
+                seen_faces = [faces(image) if faces is not None else None for image in images]
+                texts = [reader(image) if reader is not None else None for image in images]
+                for (keyframe, _), found, people, things, text in zip(part, labels, seen_faces, objects, texts):
+                    keyframe.labels = [Label(label=name, score=score) for name, score in found]
+                    if people is not None:
+                        found_faces.append(people)
+                        keyframe.faces = [Face(box=tuple(round(v, 4) for v in f.box), emotion=f.emotion,
+                                               scores=f.scores) for f in people]
+                    if things is not None:
+                        found_objects.append(things)
+                        keyframe.objects = [DetectedObject(label=t.label, score=t.score, box=t.box) for t in things]
+                    if text is not None:
+                        found_text.append(text)
         times = [k.t for k, _ in pairs]
         shots = [k.shot for k, _ in pairs]
         if faces is not None:

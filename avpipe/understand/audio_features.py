@@ -3,9 +3,10 @@ that can be told apart honestly without a trained sound classifier.
 
 Per speech segment (:func:`segment_prosody`):
   * loudness: RMS level of the segment's audio in dBFS;
-  * pitch level and range: torchaudio's NCCF pitch track (``detect_pitch_frequency``), kept only
-    for 20 ms frames that are loud enough to be voiced and inside 70..400 Hz; level is the
-    median in Hz, range the 10th-to-90th percentile spread in semitones;
+  * pitch level and range: an NCCF pitch track (:mod:`avpipe.understand.pitch`: torchaudio's
+    method at a fraction of its cost), kept only for 20 ms frames that are loud enough to be
+    voiced and inside 70..400 Hz; level is the median in Hz, range the 10th-to-90th percentile
+    spread in semitones;
   * speaking rate: words per second between the first word's start and the last word's end;
   * pauses: gaps of 0.3 s or more between consecutive words (count and total seconds).
 
@@ -46,12 +47,10 @@ if TYPE_CHECKING:
     from ..sounds.tagger import SoundScores
 
 FRAME_S = 0.02
-#: torchaudio's pitch tracker smooths over 30 frames and raises on shorter input: a segment or
-#: window shorter than this gets no pitch (its loudness, rate and pauses are still measured).
+#: The pitch track smooths over 30 frames: a segment or window shorter than this gets no pitch
+#: (its loudness, rate and pauses are still measured).
 PITCH_MIN_S = 0.32
 PAUSE_S = 0.3
-#: Speech windows whose pitch is tracked in one call (see :func:`window_pitch`).
-PITCH_BATCH = 8
 SILENCE_DB = -50.0
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 #: How much each emotion moves with arousal (+1 rises with it, -1 falls), for the voice prior.
@@ -84,24 +83,29 @@ def _frame_rms(audio: "np.ndarray", frame: int) -> "np.ndarray":
     return np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
 
 
+def _voiced(clip: "np.ndarray") -> "np.ndarray":
+    """The pitch track's values (Hz) on a clip's voiced frames: louder than the clip's median
+    frame and inside 70..400 Hz; empty for a clip too short to track."""
+    import numpy as np
+
+    from .pitch import pitch_track
+
+    if len(clip) < max(4 * int(FRAME_S * SAMPLE_RATE), int(PITCH_MIN_S * SAMPLE_RATE)):
+        return np.zeros(0, np.float32)
+    track = pitch_track(clip, SAMPLE_RATE, frame_s=FRAME_S, freq_low=70)
+    if len(track) == 0:
+        return track
+    rms = _frame_rms(clip, len(clip) // len(track))[: len(track)]
+    track = track[: len(rms)]
+    return track[(rms > np.median(rms)) & (track >= 70) & (track <= 400)] if len(rms) else track[:0]
+
+
 def _pitch(clip: "np.ndarray") -> tuple[float | None, float | None]:
     """Median voiced F0 (Hz) of the louder half of a clip's frames and its 10-90 % range in
     semitones; None for a clip too short or too unvoiced to tell (never an error)."""
     import numpy as np
-    import torch
-    import torchaudio.functional as F
 
-    frame = int(FRAME_S * SAMPLE_RATE)
-    if len(clip) < max(4 * frame, int(PITCH_MIN_S * SAMPLE_RATE)):
-        return None, None
-    try:
-        track = F.detect_pitch_frequency(torch.from_numpy(np.ascontiguousarray(clip, np.float32)).unsqueeze(0),
-                                         SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).squeeze(0).numpy()
-    except RuntimeError:  # a length the tracker cannot smooth: no pitch, the rest is measured
-        return None, None
-    rms = _frame_rms(clip, len(clip) // max(len(track), 1))[: len(track)]
-    track = track[: len(rms)]
-    voiced = track[(rms > np.median(rms)) & (track >= 70) & (track <= 400)] if len(rms) else track[:0]
+    voiced = _voiced(clip)
     if len(voiced) < 5:
         return None, None
     p10, p90 = np.percentile(voiced, [10, 90])
@@ -211,26 +215,14 @@ def classify_windows(audio: "np.ndarray", speech: list[tuple[float, float]], win
 
 def window_pitch(audio: "np.ndarray", starts: "np.ndarray", classes: list[str], window_s: float) -> "np.ndarray":
     """Median voiced F0 (Hz) of each ``speech`` window, NaN elsewhere (same voicing rule as
-    :func:`segment_prosody`); windows are analysed ``PITCH_BATCH`` at a time: torchaudio's
-    tracker holds a tensor of frames x lags x samples per window (about 15 MB for a 1 s window),
-    so 256 at a time took the process's peak up by 3.7 GB on a 30-minute video."""
+    :func:`segment_prosody`)."""
     import numpy as np
-    import torch
-    import torchaudio.functional as F
 
     size = int(window_s * SAMPLE_RATE)
     out = np.full(len(starts), np.nan, np.float32)
-    if size < int(PITCH_MIN_S * SAMPLE_RATE):
-        return out
-    todo = [i for i, c in enumerate(classes) if c == "speech" and (i + 1) * size <= len(audio)]
-    for lo in range(0, len(todo), PITCH_BATCH):
-        batch = todo[lo : lo + PITCH_BATCH]
-        chunk = np.stack([audio[i * size : (i + 1) * size] for i in batch]).astype(np.float32)
-        tracks = F.detect_pitch_frequency(torch.from_numpy(chunk), SAMPLE_RATE, frame_time=FRAME_S, freq_low=70).numpy()
-        for row, i in enumerate(batch):
-            track = tracks[row]
-            rms = _frame_rms(chunk[row], len(chunk[row]) // max(len(track), 1))[: len(track)]
-            voiced = track[: len(rms)][(rms > np.median(rms)) & (track[: len(rms)] >= 70) & (track[: len(rms)] <= 400)]
+    for i, c in enumerate(classes):
+        if c == "speech" and (i + 1) * size <= len(audio):
+            voiced = _voiced(audio[i * size : (i + 1) * size])
             if len(voiced) >= 5:
                 out[i] = float(np.median(voiced))
     return out

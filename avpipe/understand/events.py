@@ -8,8 +8,12 @@ emitted by their own stages; this module adds the rest and merges them all.)
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ..schema import Event, Keyframe, Segment, Shot
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _WORD = re.compile(r"[\w']+")
 
@@ -52,19 +56,57 @@ def label_events(keyframes: list[Keyframe], shots: list[Shot], end_s: float, min
     return [e.model_copy(update={"score": round(sum(s) / len(s), 4)}) for e, s in zip(events, scores)]
 
 
-def keywords(text: str, n: int, encoder) -> list[tuple[str, float]]:
-    """The transcript's ``n`` most salient terms (one or two words), by KeyBERT on the bundled
-    sentence encoder: phrases closest to the whole text, diversified by maximal marginal relevance."""
+#: A long text's embedding is the mean of its pieces' of this many words: the sentence encoder
+#: reads 256 word pieces and ignores the rest, so a 30-minute transcript embedded whole is its
+#: first two minutes.
+DOC_PIECE_WORDS = 150
+
+
+class Phrases:
+    """A text encoder with the embeddings of candidate key phrases kept, for one video: its
+    transcript's keywords are picked first (the events stage), and the candidates for each
+    chapter's title (the summary stage) are among those phrases, so each is embedded once. Kept
+    per video, a phrase's vector never depends on what a worker processed before."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self._vectors: dict[str, "np.ndarray"] = {}
+
+    def __call__(self, phrases: list[str]) -> "np.ndarray":
+        """Unit embeddings of ``phrases``, in order."""
+        import numpy as np
+
+        new = [p for p in dict.fromkeys(phrases) if p not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self.encoder.encode(new)))
+        return np.stack([self._vectors[p] for p in phrases])
+
+    def document(self, text: str) -> "np.ndarray":
+        """A text's unit embedding: the mean of its ``DOC_PIECE_WORDS``-word pieces' (one piece,
+        the text itself, for most texts)."""
+        import numpy as np
+
+        words = text.split()
+        pieces = [" ".join(words[i : i + DOC_PIECE_WORDS]) for i in range(0, len(words), DOC_PIECE_WORDS)]
+        mean = self.encoder.encode(pieces).mean(0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-9)
+
+
+def keywords(text: str, n: int, phrases: Phrases) -> list[tuple[str, float]]:
+    """The text's ``n`` most salient terms (one or two words), by KeyBERT on the bundled sentence
+    encoder: phrases closest to the whole text, diversified by maximal marginal relevance."""
     from keybert import KeyBERT
+    from sklearn.feature_extraction.text import CountVectorizer
 
     if len(_WORD.findall(text)) < 3:
         return []
-    model = KeyBERT(model=encoder.model)
-    try:
-        found = model.extract_keywords(text, keyphrase_ngram_range=(1, 2), stop_words="english", top_n=3 * n,
-                                       use_mmr=True, diversity=0.5)
+    try:  # KeyBERT's own candidates, in its order, so their vectors can be handed to it
+        candidates = CountVectorizer(ngram_range=(1, 2), stop_words="english").fit([text]).get_feature_names_out()
     except ValueError:  # only stop words: nothing to choose from
         return []
+    found = KeyBERT(model=phrases.encoder.model).extract_keywords(
+        text, keyphrase_ngram_range=(1, 2), stop_words="english", top_n=3 * n, use_mmr=True, diversity=0.5,
+        doc_embeddings=phrases.document(text)[None], word_embeddings=phrases(list(candidates)))
     kept: list[tuple[str, float]] = []
     for phrase, score in sorted(found, key=lambda x: -x[1]):
         # "fellow americans" makes "fellow", "americans" and "americans ask" redundant
@@ -73,9 +115,9 @@ def keywords(text: str, n: int, encoder) -> list[tuple[str, float]]:
     return kept[:n]
 
 
-def keyword_events(segments: list[Segment], n: int, encoder) -> list[Event]:
+def keyword_events(segments: list[Segment], n: int, phrases: Phrases) -> list[Event]:
     """A ``keyword`` event wherever one of the salient terms is said (from word timestamps)."""
-    terms = keywords(" ".join(s.text for s in segments), n, encoder)
+    terms = keywords(" ".join(s.text for s in segments), n, phrases)
     words = [(w.start, w.end, _norm(w.word)) for s in segments for w in s.words]
     tokens = [t for _, _, t in words]
     events = []

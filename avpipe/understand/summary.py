@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..options import SummaryOptions, VisionOptions
+    from .events import Phrases
 
 
 def mmr(scores: "np.ndarray", vectors: "np.ndarray", k: int, balance: float = 0.7) -> list[int]:
@@ -90,9 +91,11 @@ def caption_closeness(result: Result, vectors: "np.ndarray", caption_t: "np.ndar
     return out
 
 
-def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOptions", encoder=None) -> list[Chapter]:
+def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOptions",
+             phrases: "Phrases | None" = None) -> list[Chapter]:
     """Chapters at the shot boundaries with the largest topic shifts (see the module docstring);
-    ``vectors`` are the segments' embeddings (None without speech)."""
+    ``vectors`` are the segments' embeddings (None without speech); titles from key phrases when
+    ``phrases`` (the encoder behind them) is given."""
     import numpy as np
 
     end = result.video.duration_s or (result.shots[-1].end if result.shots else 0.0)
@@ -122,19 +125,19 @@ def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOpti
     starts.sort()
     out = []
     for n, (a, b) in enumerate(zip(starts, [*starts[1:], end]), start=1):
-        out.append(Chapter(start=round(a, 3), end=round(b, 3), title=_title(result, a, b, encoder) or f"Part {n}"))
+        out.append(Chapter(start=round(a, 3), end=round(b, 3), title=_title(result, a, b, phrases) or f"Part {n}"))
     return out
 
 
-def _title(result: Result, start: float, end: float, encoder) -> str:
+def _title(result: Result, start: float, end: float, phrases: "Phrases | None") -> str:
     """A chapter's title: its most salient phrase, else its most common visual label."""
     from collections import Counter
 
     text = " ".join(s.text for s in result.transcript.segments if start <= s.start < end)
-    if text and encoder is not None:
+    if text and phrases is not None:
         from .events import keywords
 
-        found = keywords(text, 2, encoder)
+        found = keywords(text, 2, phrases)
         if found:
             title = ", ".join(phrase for phrase, _ in found)
             return title[:1].upper() + title[1:]
@@ -174,10 +177,11 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
 
 def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
               vision: "VisionOptions", device: str = "cpu",
-              captions: "tuple[np.ndarray, np.ndarray] | None" = None) -> Summary:
+              captions: "tuple[np.ndarray, np.ndarray] | None" = None, phrases: "Phrases | None" = None) -> Summary:
     """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
     embeddings the fusion stage made, computed here when missing; ``captions`` the captions
-    stage's (times, vectors) in the same space, when it ran."""
+    stage's (times, vectors) in the same space, when it ran; ``phrases`` the key-phrase
+    embeddings the events stage kept for this video, when it ran."""
     import numpy as np
 
     from ..vision.text import load_text
@@ -203,7 +207,10 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     picks = mmr(scores, vectors, n_high)
     highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
     paragraph = " ".join(segments[i].text.strip() for i in sorted(picks[: options.sentences]))
-    encoder = load_text("minilm", device)
+    if phrases is None:
+        from .events import Phrases
+
+        phrases = Phrases(load_text("minilm", device))
     method = "extractive"
     if options.backend == "transformers":
         from .generate import generate
@@ -215,7 +222,7 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
 
         raise PipelineConfigError(f"unknown summary backend {options.backend!r}; known: extractive, transformers")
     return Summary(method=method, text=paragraph, highlights=highlights,
-                   chapters=chapters(result, vectors, options, encoder))
+                   chapters=chapters(result, vectors, options, phrases))
 
 
 def timeline_prompt(result: Result, max_lines: int = 120) -> str:

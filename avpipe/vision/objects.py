@@ -115,6 +115,7 @@ class TransformersDetector:
     """A transformers object detector (``AutoModelForObjectDetection``) from a folder or hub id."""
 
     name = "transformers"
+    thread_safe = True  # a torch module in inference mode: lanes side by side share one copy
 
     def __init__(self, model: str, min_score: float, device: str = "cpu") -> None:
         import torch
