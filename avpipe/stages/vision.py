@@ -28,7 +28,7 @@ class VisionStage(Stage):
         import numpy as np
 
         from ..schema import DetectedObject, Face, Label
-        from ..threads import Lanes, cpu_threads, lend
+        from ..threads import Lanes, cpu_threads
         from ..vision import load_encoder
         from ..vision.base import load_faces, load_objects, load_ocr, mix_in
         from ..words import object_words
@@ -41,8 +41,8 @@ class VisionStage(Stage):
         lanes = cpu_threads() if device == "cpu" else 1
         encoder = load_encoder(o, device)
         faces = load_faces(o.min_face_frac, o.face_detector, o.face_min_confidence) if o.faces else None
-        detector = lend(lambda copy: load_objects(o.object_backend, o.object_model, o.object_min_score, device,
-                                                  copy=copy), lanes) if o.objects else None
+        # both detectors are torch modules in inference mode: every lane calls the same one
+        detector = load_objects(o.object_backend, o.object_model, o.object_min_score, device) if o.objects else None
         reader = load_ocr(o.ocr_min_score) if o.ocr else None
         self.backend, self.model = encoder.name, encoder.model_name
         if detector is not None:

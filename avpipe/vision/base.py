@@ -55,9 +55,8 @@ def load_faces(min_face_frac: float, detector: str = "cnn", min_confidence: floa
 
 
 @once
-def load_objects(backend: str, model: str | None, min_score: float, device: str = "cpu", copy: int = 0):
-    """The object detector (:mod:`avpipe.vision.objects`), loaded once per process (per ``copy``:
-    lanes side by side each borrow their own, :func:`avpipe.threads.lend`)."""
+def load_objects(backend: str, model: str | None, min_score: float, device: str = "cpu"):
+    """The object detector (:mod:`avpipe.vision.objects`), loaded once per process."""
     from .objects import TransformersDetector, YoloTiny
 
     if backend == "yolov3-tiny":

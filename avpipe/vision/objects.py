@@ -56,7 +56,6 @@ class YoloTiny:
     """
 
     name = "yolov3-tiny"
-    thread_safe = True  # a torch module in inference mode: lanes side by side share one copy
     #: The second pass's image size as a share of the canvas.
     ZOOM_OUT = 0.6
 
@@ -115,7 +114,6 @@ class TransformersDetector:
     """A transformers object detector (``AutoModelForObjectDetection``) from a folder or hub id."""
 
     name = "transformers"
-    thread_safe = True  # a torch module in inference mode: lanes side by side share one copy
 
     def __init__(self, model: str, min_score: float, device: str = "cpu") -> None:
         import torch
