@@ -14,9 +14,10 @@ ENV DEBIAN_FRONTEND=noninteractive \
     HF_HOME=/opt/avpipe/cache/hf \
     PATH=/opt/avpipe/venv/bin:$PATH
 
-# Python, and ffmpeg for users' own tooling (avpipe itself decodes with PyAV/decord's bundled FFmpeg).
+# Python, ffmpeg for users' own tooling (avpipe itself decodes with PyAV/decord's bundled FFmpeg),
+# and tini: a minimal init as PID 1 that forwards `docker stop`'s SIGTERM and reaps orphans.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg \
+    && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg tini \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/avpipe/src
@@ -39,5 +40,10 @@ RUN useradd --create-home --uid 10001 avpipe \
 USER 10001
 WORKDIR /home/avpipe
 
-ENTRYPOINT ["avpipe"]
+# SIGTERM (docker stop, a Kubernetes eviction) stops a batch as Ctrl-C does: busy workers are
+# killed, every finished result is listed in index.jsonl, the page and the search index are
+# written, and avpipe exits 143 within seconds; a rerun resumes. avpipe also runs as PID 1 itself
+# (`--entrypoint avpipe`, or an init-less runtime), tini or not.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--", "avpipe"]
 CMD ["--help"]

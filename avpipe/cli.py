@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", help="build or update the search index of an `avpipe run` output folder")
     index.add_argument("out", metavar="DIR")
+    index.add_argument("--prune", action="store_true",
+                       help="first delete the result folders that no record of DIR/index.jsonl names")
 
     probe = sub.add_parser("probe", help="print media facts of FILE as JSON")
     probe.add_argument("file", metavar="FILE")
@@ -285,10 +287,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (NoInputs, OutputBusy) as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"avpipe: interrupted; the finished results in {args.out} are kept and listed in its index: "
+    except KeyboardInterrupt as exc:
+        from .errors import Stopped
+
+        how = f"stopped by {exc}" if isinstance(exc, Stopped) else "interrupted"
+        print(f"avpipe: {how}; the finished results in {args.out} are kept and listed in its index: "
               "run the same command again to go on from there", file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     if args.shard is not None:
         print("avpipe: sharded run: the search index is left to `avpipe index DIR` once every shard is done",
               file=sys.stderr)
@@ -304,6 +309,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for r in summary.records:
         if r.status == "error":
             print(f"  failed: {r.input}: {r.error.type}: {r.error.message}", file=sys.stderr)
+    if summary.unreadable:
+        print(f"avpipe: {summary.unreadable} place{'s' * (summary.unreadable != 1)} in the inputs could not be read, "
+              "so their videos are missing (the `discover` lines above and in log.jsonl)", file=sys.stderr)
     return summary.exit_code
 
 
@@ -347,9 +355,19 @@ def _cmd_search(args: argparse.Namespace) -> int:
     try:
         try:
             moments = find()
-        except IndexDamaged as exc:  # repaired from the results, then asked again
+        except IndexDamaged as exc:  # repaired from the results, holding the folder's lock, then asked again
+            from .errors import OutputBusy
+            from .runner import folder_lock
+
             out = index.parent if index.name == "search" else index
-            if _update_index(str(out), quiet=True) is None:
+            try:
+                with folder_lock(out):
+                    repaired = _update_index(str(out), quiet=True)
+            except OutputBusy:
+                print(f"avpipe: {exc}; not repaired now: another avpipe process is writing into {out} "
+                      "and updates the index when it ends; search again then", file=sys.stderr)
+                return 1
+            if repaired is None:
                 print(f"avpipe: {exc}; `avpipe index {out}` could not repair it", file=sys.stderr)
                 return 1
             print(f"avpipe: the search index was damaged ({exc}); repaired it from the results in {out}",
@@ -405,15 +423,23 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if not any(out.glob("*/result.json")) and not (out / "search").is_dir():
         print(f"avpipe: {args.out} holds no results (give the --out folder of an `avpipe run`)", file=sys.stderr)
         return 2
-    from .errors import OutputBusy
+    from .errors import AvpipeError, OutputBusy
     from .runner import folder_lock
 
     try:
         with folder_lock(out):
+            if args.prune:
+                from .search.results import prune_unlisted
+
+                for folder in prune_unlisted(out):
+                    print(f"avpipe: removed {folder} (no record of its index names it)", file=sys.stderr)
             return 0 if _update_index(args.out) is not None else 1
     except OutputBusy as exc:
         print(f"avpipe: {exc}", file=sys.stderr)
         return 2
+    except AvpipeError as exc:  # --prune of a folder whose index.jsonl is damaged
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 1
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:

@@ -66,3 +66,20 @@ class NoInputs(AvpipeError, FileNotFoundError):
 class IndexDamaged(AvpipeError, ValueError):
     """A search index's files do not match its manifest (truncated, edited, missing): rebuild it
     from the results (``avpipe index DIR``, :func:`avpipe.search.update_index`)."""
+
+
+class IdCollision(AvpipeError, FileExistsError):
+    """The result folder this input's id names already holds the result of another file: two
+    paths whose hashes collide. The other result is kept, never overwritten."""
+
+
+class Stopped(KeyboardInterrupt):
+    """The batch was asked to stop by a signal (SIGTERM from ``docker stop``, systemd or
+    Kubernetes; SIGHUP): handled as Ctrl-C is, so every finished result is listed before exit.
+    ``signum`` is the signal's number, for the exit code (128 + signum)."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)

@@ -45,9 +45,25 @@ def pipeline_key(options: PipelineOptions, formats: tuple[str, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def entry(input: str, content: str, pipeline: str, pipeline_name: str) -> dict:
-    return {"input": input, "content_key": content, "pipeline_key": pipeline, "pipeline": pipeline_name,
+def entry(input: str, content: str, pipeline: str, pipeline_name: str, source: str | None = None) -> dict:
+    """The ledger entry of one result; ``source`` is the input's resolved path, which says whose
+    folder this is (see :func:`made_from`)."""
+    made = {"input": input, "content_key": content, "pipeline_key": pipeline, "pipeline": pipeline_name,
             "avpipe_version": __version__}
+    if source is not None:
+        made["source"] = source
+    return made
+
+
+def made_from(result_dir: Path) -> str | None:
+    """The resolved path of the input whose result ``result_dir`` holds, when its ledger entry
+    records one (entries written before it did say nothing, and then nobody owns the folder)."""
+    try:
+        made = json.loads((result_dir / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    source = made.get("source") if isinstance(made, dict) else None
+    return source if isinstance(source, str) else None
 
 
 def finished(result_dir: Path, content: str, pipeline: str) -> bool:

@@ -9,15 +9,21 @@ Sources, tried in order:
 3. **hub**: a Hugging Face repository id, used from ``HF_HOME``'s cache; downloaded only by
    ``avpipe models fetch`` (or ``allow_download=True``), never by a default run.
 
-The cache is ``$AVPIPE_HOME/models`` (default ``~/.cache/avpipe/models``).
+The cache is ``$AVPIPE_HOME/models`` (default ``~/.cache/avpipe/models``). Where it cannot be
+written (a read-only home, a full disk), what would be kept there is made for this process
+only, in a temporary folder removed at exit, with one :class:`CacheNotWritable` warning: a run
+is slower to start, never poorer.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
 import shutil
+import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +38,11 @@ class ModelNotAvailable(AvpipeError, FileNotFoundError):
 
 class ModelChecksumError(AvpipeError, ValueError):
     """A weight file's sha256 differs from the registry's: damaged or substituted."""
+
+
+class CacheNotWritable(UserWarning):
+    """The model cache cannot be written: what belongs there is made in a temporary folder,
+    for this process only."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,37 @@ def verified(path: Path, expected: str, name: str) -> Path:
     return _verified(path, expected, name)
 
 
+_SESSION_CACHE: Path | None = None  # this process's stand-in for an unwritable cache
+_UNWRITABLE: set[Path] = set()  # cache folders already warned about
+
+
+def _session_cache() -> Path:
+    """A private temporary folder for this process, removed when it exits."""
+    global _SESSION_CACHE
+    if _SESSION_CACHE is None:
+        _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="avpipe-cache-"))
+        atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
+    return _SESSION_CACHE
+
+
+def _writable(path: Path) -> Path:
+    """Where to make the cache entry ``path``: ``path`` itself when its folder can be created
+    and written in, else the same path inside this process's temporary folder, with one
+    :class:`CacheNotWritable` warning per folder."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # trying is the sure test (os.access misses NFS root squash)
+            pass
+        return path
+    except OSError as exc:
+        if folder not in _UNWRITABLE:
+            _UNWRITABLE.add(folder)
+            warnings.warn(f"avpipe's cache {folder} cannot be written ({exc.strerror or exc}): what it would keep "
+                          "is made for this run only, in a temporary folder", CacheNotWritable, stacklevel=2)
+    return _session_cache() / path.relative_to(path.anchor)
+
+
 def _bundled_dir(spec: ModelSpec) -> Path | None:
     """The folder holding the bundled model, joining split parts into the cache on first use."""
     b = spec.bundled
@@ -198,9 +240,20 @@ def _bundled_dir(spec: ModelSpec) -> Path | None:
     if len(parts) == 1:  # used in place, inside its package
         _verified(parts[0], b.sha256, spec.name)
         return parts[0].parent
+    size = sum(p.stat().st_size for p in parts)
+
+    def joined(folder: Path) -> bool:
+        """Whether ``folder`` holds the parts joined (by size; the sha256 is checked below) and
+        the extras equal to the package's."""
+        model_bin = folder / "model.bin"
+        return (model_bin.is_file() and model_bin.stat().st_size == size
+                and all(_same_bytes(folder / extra.name, extra) for extra in extras))
+
     target = home() / "models" / f"{spec.name}-{spec.format}"
+    if not joined(target):
+        target = _writable(target / "model.bin").parent
     model_bin = target / "model.bin"
-    if not model_bin.exists() or model_bin.stat().st_size != sum(p.stat().st_size for p in parts):
+    if not model_bin.is_file() or model_bin.stat().st_size != size:
         target.mkdir(parents=True, exist_ok=True)
         tmp = target / f".model.bin.{os.getpid()}.tmp"
         with open(tmp, "wb") as out:
@@ -216,10 +269,13 @@ def _bundled_dir(spec: ModelSpec) -> Path | None:
         _VERIFIED[model_bin] = _VERIFIED.pop(tmp)
     _verified(model_bin, b.sha256, spec.name)
     for extra in extras:  # config and tokenizer copied beside the joined weights: kept equal to the package's
-        copy = target / extra.name
-        if not copy.is_file() or copy.read_bytes() != extra.read_bytes():
-            atomic_write_bytes(copy, extra.read_bytes())
+        if not _same_bytes(target / extra.name, extra):
+            atomic_write_bytes(target / extra.name, extra.read_bytes())
     return target
+
+
+def _same_bytes(copy: Path, original: Path) -> bool:
+    return copy.is_file() and copy.read_bytes() == original.read_bytes()
 
 
 def tree_sha256(path: Path) -> str:
@@ -232,20 +288,36 @@ def tree_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _intact(path: Path, stale: Callable[[Path], bool]) -> bool:
+    """Whether the derived file or folder ``path`` matches the sha256 recorded beside it (checked
+    once per process and file state) and ``stale`` does not call it out of date."""
+    stamp = path.with_name(path.name + ".sha256")
+    if not (path.exists() and stamp.exists()) or stale(path):
+        return False
+    stat = path.stat()
+    key = f"{stat.st_size}:{stat.st_mtime_ns}"
+    recorded = stamp.read_text(encoding="utf-8").strip()
+    if _VERIFIED.get(path) == f"{key}:{recorded}" or tree_sha256(path) == recorded:
+        _VERIFIED[path] = f"{key}:{recorded}"
+        return True
+    return False
+
+
 def derived(path: Path, build: Callable[[Path], None], stale: Callable[[Path], bool] = lambda p: False) -> Path:
     """A file or folder made from verified weights and kept in the cache (a ConSE class table,
     a converted checkpoint), checked like the weights themselves: its sha256 is recorded beside
     it (``<name>.sha256``) when it is made, and it is made again, by ``build(temporary path)``,
     whenever its bytes no longer match (zeroed, truncated, edited, half-written), the record is
-    missing, or ``stale(path)`` says its sources changed."""
+    missing, or ``stale(path)`` says its sources changed.
+
+    Where ``path``'s folder cannot be written, an intact copy there is still used; else it is
+    made in this process's temporary folder (see :func:`_writable`)."""
+    if _intact(path, stale):
+        return path
+    path = _writable(path)
+    if _intact(path, stale):  # made earlier in this process
+        return path
     stamp = path.with_name(path.name + ".sha256")
-    if path.exists() and stamp.exists() and not stale(path):
-        stat = path.stat()
-        key = f"{stat.st_size}:{stat.st_mtime_ns}"
-        recorded = stamp.read_text(encoding="utf-8").strip()
-        if _VERIFIED.get(path) == f"{key}:{recorded}" or tree_sha256(path) == recorded:
-            _VERIFIED[path] = f"{key}:{recorded}"
-            return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     if tmp.is_dir():

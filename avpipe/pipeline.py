@@ -77,7 +77,8 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
             ctx.fail(stage.name, exc)
             stage.status = "error"
         seconds = time.perf_counter() - t0 - stage.excluded_seconds
-        ctx.record(stage.name, seconds, backend=stage.backend, model=stage.model, status=stage.status)
+        ctx.record(stage.name, seconds, backend=stage.backend, model=stage.model, status=stage.status,
+                   notes=stage.notes)
     vectors = ctx.vectors()
     if vectors:  # the embeddings and per-window arrays of the video
         from .atomic import atomic_write_npz

@@ -37,10 +37,12 @@ from typing import Callable
 
 from .atomic import atomic_write_text, file_mode, publish_dir
 from .discover import Input, discover
-from .errors import AvpipeError, NoInputs, OutputBusy, WorkerCrashed, WorkerTimeout
-from .ledger import KEY_FILE, content_key, entry, finished, pipeline_key
+from .errors import AvpipeError, IdCollision, NoInputs, OutputBusy, WorkerCrashed, WorkerTimeout
+from .ledger import KEY_FILE, content_key, entry, finished, made_from, pipeline_key
 from .options import PipelineOptions
 from .schema import ErrorInfo, IndexRecord, printable
+from .search.results import read_records
+from .stopping import StopSignals
 from .writers import WRITERS, dumps_line
 
 TMP_DIR = ".avpipe-tmp"
@@ -92,6 +94,9 @@ class BatchSummary:
     # The search index update: counts of videos added, updated, removed and kept, or why it failed.
     search: dict | None = None
     search_error: str | None = None
+    # Places discovery could not look into (a folder it may not list, a path past PATH_MAX): the
+    # videos there are missing from the batch, so it is not all ok.
+    unreadable: int = 0
 
     @property
     def failed(self) -> int:
@@ -99,7 +104,7 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.unreadable else 0
 
 
 # --------------------------------------------------------------------------- one video
@@ -124,14 +129,17 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
     tmp = tmp_root / f"{item.video_id}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    source = os.path.realpath(item.path)
     try:
+        _check_owner(out / item.video_id, source)
         content = item.content_key or (content_key(item.path) if item.path.is_file() else "")
         result = process_video(item.path, item.video_id, tmp, pipeline, notify=notify)
         for name in dict.fromkeys(("json", *formats)):
             WRITERS[name](result, tmp)
         # the ledger entry goes in with the result, in the same rename
         atomic_write_text(tmp / KEY_FILE, json.dumps(entry(item.input, content, pipeline_key(pipeline, formats),
-                                                           pipeline.name), indent=1) + "\n")
+                                                           pipeline.name, source), indent=1) + "\n")
+        _check_owner(out / item.video_id, source)  # another run may have published there meanwhile
         publish_dir(tmp, out / item.video_id)
     except Exception as exc:  # noqa: BLE001 - one bad file is one error record
         shutil.rmtree(tmp, ignore_errors=True)
@@ -147,19 +155,34 @@ def process_one(item: Input, out: Path, pipeline: PipelineOptions, formats: tupl
                                seconds=round(time.perf_counter() - t0, 3)), stages)
 
 
+def _check_owner(result_dir: Path, source: str) -> None:
+    """Refuse to replace a result folder that holds another file's result (two paths whose ids
+    collide): :class:`IdCollision`, and the other result stays as it is."""
+    owner = made_from(result_dir)
+    if owner is not None and owner != source:
+        raise IdCollision(f"its result folder {result_dir.name}/ already holds the result of another file "
+                          f"({printable(owner)}); that result is kept: rename or move one of the two files", source)
+
+
 def _load(ref: str) -> Callable:
     module, name = ref.split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path, threads: int = 0) -> None:
-    """Worker loop: receive (input, pipeline), send progress notes and then the record.
+def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_root: Path, threads: int = 0,
+                 parent: int = 0) -> None:
+    """Worker loop: receive (input, pipeline), send progress notes and then the record with
+    this process's peak memory (MB), which the batch keeps to plan its workers next time.
 
     ``threads`` (when > 0 and the user set no ``OMP_NUM_THREADS``) is this worker's share of
     the cores, set before any model library is imported: torch, onnxruntime and avpipe's speech
-    stage read it, so N workers do not each start a thread per core."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with_parent()
+    stage read it, so N workers do not each start a thread per core. ``parent`` is the batch
+    process's pid."""
+    # The parent decides when to stop: Ctrl-C reaches the whole process group, and systemd's
+    # stop sends SIGTERM to every process of the unit; the parent then kills busy workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
     if threads > 0:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     import threading
@@ -167,6 +190,7 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
     from tqdm import tqdm
 
     from .cache import on_load
+    from .resources import peak_rss_mb
 
     # Progress bars of libraries in the worker (weights loading) would otherwise make a
     # multiprocessing lock: a named semaphore that a killed worker leaves for the resource
@@ -180,18 +204,22 @@ def _worker_main(conn, out: Path, formats: tuple[str, ...], worker_fn: str, tmp_
             return
         item, pipeline = task
         outcome = fn(item, out, pipeline, formats, lambda kind, value: conn.send(("note", kind, value)), tmp_root)
-        conn.send(("done", outcome, None))
+        conn.send(("done", outcome, peak_rss_mb()))
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the batch process dies (even by SIGKILL), so a
-    killed run leaves no orphan still decoding; a rerun then starts clean."""
+    killed run leaves no orphan still decoding; a rerun then starts clean.
+
+    If the parent died before the call, this worker has been handed to another process: its
+    parent pid is no longer ``parent``. (Comparing with 1 instead would be wrong where the
+    batch itself is PID 1, as the container image runs it, and where a subreaper adopts.)"""
     if sys.platform.startswith("linux"):
         import ctypes
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before the call
+        if parent and os.getppid() != parent:
             os._exit(1)
 
 
@@ -233,6 +261,7 @@ class WorkerPool:
         self.ctx = mp.get_context("spawn")  # no inherited locks or CUDA state
         self.out, self.run_options = out, run
         self.workers: list[_Worker] = []
+        self.peak_mb = 0.0  # the largest peak memory a worker reported, in MB
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -262,13 +291,19 @@ class WorkerPool:
                 self._service(worker, queue, finish)
 
     def close(self) -> None:
-        """Ask every worker to stop, and kill those that do not."""
+        """Stop every worker: idle ones are asked to leave (5 s in all, then killed); busy ones,
+        which only an interrupted batch has, are killed at once, so a stop fits in a container's
+        grace period whatever the number of workers."""
+        for worker in self.workers:
+            if worker.item is None:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 5
         for worker in list(self.workers):
-            try:
-                worker.conn.send(None)
-            except OSError:
-                pass
-            worker.process.join(timeout=5)
+            if worker.item is None:
+                worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             self._retire(worker, kill=True)
 
     def _spawn(self) -> _Worker:
@@ -276,7 +311,7 @@ class WorkerPool:
         parent, child = self.ctx.Pipe()
         share = max(1, len(os.sched_getaffinity(0)) // run.workers) if run.workers > 1 else 0
         process = self.ctx.Process(target=_worker_main, args=(child, self.out, run.formats, run.worker_fn,
-                                                                 run_tmp(self.out, os.getpid()), share),
+                                                                 run_tmp(self.out, os.getpid()), share, os.getpid()),
                                    daemon=True, name="avpipe-worker")
         process.start()
         child.close()
@@ -316,6 +351,7 @@ class WorkerPool:
                         worker.loading_since = None
                 elif kind == "done":
                     worker.item = None
+                    self.peak_mb = max(self.peak_mb, b or 0.0)
                     finish(a)
                     return
         except (EOFError, OSError):
@@ -413,7 +449,8 @@ class Batch:
     def __init__(self, inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions) -> None:
         self.out, self.pipeline, self.run = Path(out), pipeline, run
         passed: list[Path] = []
-        items = discover(inputs, passed)
+        unreadable: list[tuple[Path, OSError]] = []
+        items = discover(inputs, passed, unreadable)
         if not items:  # before anything is created: a usage error, not an empty batch
             raise NoInputs(f"no video found in {' '.join(inputs)} (folders are searched for video files; "
                            "name a file directly to take it whatever it holds)")
@@ -427,18 +464,47 @@ class Batch:
         self.order = {printable(item.input): i for i, item in enumerate(items)}  # records hold printable names
         self.index_path = self.out / f"index{suffix}.jsonl"
         self.log_path = self.out / f"log{suffix}.jsonl"
-        ids = {item.video_id for item in items}  # the same file named another way is this batch's
-        self.earlier = [r for r in _read_index(self.index_path) if r.input not in self.order and r.video_id not in ids
-                        and r.result and (self.out / r.result).is_file()]
+        # Earlier runs' records: kept while their result is there and this batch gave their
+        # input (or their folder: the same file named another way) no record of its own.
+        self.previous = [r for r in read_records(self.index_path)[0] if r.result]
         self.records: list[IndexRecord] = []
         self._flushed = 0.0
         for path in passed:
             self._note(printable(str(path)), "discover", "skipped", "NotARegularFile",
                        "not a regular file (a FIFO, socket or device): passed over unopened")
+        self.unreadable = len(unreadable)
+        for path, exc in unreadable:
+            self._note(printable(str(path)), "discover", "error", type(exc).__name__,
+                       f"could not be read ({exc.strerror or exc}): any video there is missing from this batch")
         self.todo, skipped = (skip_finished(items, self.out, pipeline, run.formats) if run.resume
                               else (items, []))
         for record in skipped:
             self.add(Outcome(record))
+
+    @property
+    def earlier(self) -> list[IndexRecord]:
+        """The earlier runs' records that the index keeps (see ``previous`` above)."""
+        inputs = {r.input for r in self.records}
+        ids = {r.video_id for r in self.records}
+        return [r for r in self.previous if r.input not in inputs and r.video_id not in ids
+                and (self.out / r.result).is_file()]
+
+    def adopt_published(self) -> None:
+        """Give a record to every input of this batch whose finished result is in place without
+        one: after an interruption, a worker may have published a result just before the driver
+        stopped listening. The workers are gone by then, so nothing is published after this."""
+        done = {r.input for r in self.records}
+        key = pipeline_key(self.pipeline, self.run.formats)
+        for item in self.todo:
+            folder = self.out / item.video_id
+            if printable(item.input) in done or not item.content_key or not finished(folder, item.content_key, key):
+                continue
+            try:
+                errors = json.loads((folder / "result.json").read_text(encoding="utf-8")).get("errors")
+            except (OSError, ValueError, AttributeError):
+                continue  # not readable: not a finished result after all
+            self.add(Outcome(IndexRecord(input=item.input, video_id=item.video_id, status="ok",
+                                         result=f"{item.video_id}/result.json", partial=bool(errors), seconds=0.0)))
 
     def add(self, outcome: Outcome) -> None:
         """Take one input's outcome: into the index (flushed at most every 2 s) and the log."""
@@ -462,8 +528,9 @@ class Batch:
         the folder's lock; the page and the search index never fail the batch: their errors are
         reported, the results stand."""
         try:
+            self.adopt_published()
             self.flush()
-            summary = BatchSummary(records=self.ordered(), index_path=self.index_path)
+            summary = BatchSummary(records=self.ordered(), index_path=self.index_path, unreadable=self.unreadable)
             if self.run.shard is not None:
                 return summary
             if "html" in self.run.formats:
@@ -543,58 +610,61 @@ def _lock(path: Path) -> int:
     return fd
 
 
-def _read_index(path: Path) -> list[IndexRecord]:
-    """The records of an existing ``index.jsonl`` (damaged lines are dropped)."""
-    records = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return records
-    for line in lines:
-        try:
-            records.append(IndexRecord.model_validate_json(line))
-        except ValueError:
-            continue
-    return records
-
-
 def run_batch(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions = RunOptions(),
               search: bool = False) -> BatchSummary:
     """Process every video found in ``inputs`` into ``out`` and write ``out/index.jsonl``.
 
     Never raises for a bad input: each becomes an ``error`` record. Inputs already finished with
     the same content and pipeline are ``skipped`` (no model work). With ``search``, the search
-    index ``out/search/`` is brought up to date at the end. Returns the records in input order;
-    ``summary.exit_code`` is the CLI's exit code (1 when any input failed).
+    index ``out/search/`` is brought up to date at the end, an interrupted batch's too (Ctrl-C,
+    SIGTERM: see :class:`avpipe.stopping.StopSignals`; the interruption is raised after that). The workers are
+    as many as asked, cores and memory allowing (:func:`avpipe.resources.plan_workers`). Returns
+    the records in input order; ``summary.exit_code`` is the CLI's exit code (1 when any input
+    failed).
     """
     from tqdm import tqdm
 
-    batch = Batch(inputs, out, pipeline, run)
-    _clean_stale_tmp(batch.out)
-    bar = tqdm(total=len(batch.items), initial=len(batch.records), unit="video", disable=not run.progress,
-               file=sys.stderr, dynamic_ncols=True)
+    from .resources import plan_workers, record_peak_mb
 
-    def finish(outcome: Outcome) -> None:
-        batch.add(outcome)
-        bar.update(1)
-        bar.set_postfix_str(f"{outcome.record.status}: {outcome.record.input[-40:]}", refresh=False)
+    with StopSignals() as stop:
+        batch = Batch(inputs, out, pipeline, run)
+        _clean_stale_tmp(batch.out)
+        plan = plan_workers(run.workers, _peak_key(pipeline)) if batch.todo else None
+        if plan is not None and plan.warning:
+            print(f"avpipe: {plan.warning}", file=sys.stderr)
+        workers = plan.workers if plan is not None else run.workers
+        bar = tqdm(total=len(batch.items), initial=len(batch.records), unit="video", disable=not run.progress,
+                   file=sys.stderr, dynamic_ncols=True)
 
-    completed = False
-    try:
-        if run.workers <= 0:
-            fn = _load(run.worker_fn)
-            for item in batch.todo:
-                finish(fn(item, batch.out, pipeline, run.formats, lambda kind, value: None, run_tmp(batch.out, os.getpid())))
-        elif batch.todo:
-            with WorkerPool(batch.out, run) as pool:
-                pool.run(batch.todo, pipeline, finish)
-        completed = True
-    finally:
-        bar.close()
-        shutil.rmtree(run_tmp(batch.out, os.getpid()), ignore_errors=True)
+        def finish(outcome: Outcome) -> None:
+            batch.add(outcome)
+            bar.update(1)
+            bar.set_postfix_str(f"{outcome.record.status}: {outcome.record.input[-40:]}", refresh=False)
+
+        pool = None
         try:
-            (batch.out / TMP_DIR).rmdir()
-        except OSError:
-            pass
-        summary = batch.close(search=search and completed)  # an interrupted batch leaves search as it was
+            if workers <= 0:
+                fn = _load(run.worker_fn)
+                for item in batch.todo:
+                    finish(fn(item, batch.out, pipeline, run.formats, lambda kind, value: None,
+                              run_tmp(batch.out, os.getpid())))
+            elif batch.todo:
+                with WorkerPool(batch.out, dataclasses.replace(run, workers=workers)) as pool:
+                    pool.run(batch.todo, pipeline, finish)
+        finally:
+            with stop.closing():
+                bar.close()
+                shutil.rmtree(run_tmp(batch.out, os.getpid()), ignore_errors=True)
+                try:
+                    (batch.out / TMP_DIR).rmdir()
+                except OSError:
+                    pass
+                if pool is not None and pool.peak_mb > 0:
+                    record_peak_mb(_peak_key(pipeline), pool.peak_mb)
+                summary = batch.close(search=search)
     return summary
+
+
+def _peak_key(pipeline: PipelineOptions) -> str:
+    """The name a pipeline's measured worker peak is kept under: its name and device."""
+    return f"{pipeline.name}:{pipeline.device}"

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -285,6 +285,8 @@ class StageInfo(_Model):
     status: Literal["ok", "partial", "error"] = "ok"
     peak_rss_mb: float | None = Field(None, description="The process's peak resident memory (MB) when the stage "
                                       "ended: where it rises is what raised it.")
+    notes: list[str] | None = Field(None, description="What the stage noticed in this input and worked around "
+                                    "without losing anything (stereo channels that cancel in a mono mix, say).")
 
 
 class StageError(_Model):

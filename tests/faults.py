@@ -52,3 +52,21 @@ def slow_model_load(item, out, pipeline, formats, notify, tmp_root):
 def _slow_model():
     time.sleep(8)
     return object()
+
+
+def publish_then_hang(item, out, pipeline, formats, notify, tmp_root):
+    """For inputs named *late*: publish the result, then hang before reporting it, as a worker
+    does when the batch is stopped between its publishing and the driver hearing of it."""
+    outcome = process_one(item, out, pipeline, formats, notify, tmp_root)
+    if "late" in item.path.name:
+        (out / "late-published").write_text("")
+        while True:
+            time.sleep(1)
+    return outcome
+
+
+def note_pid(item, out, pipeline, formats, notify, tmp_root):
+    """Append this worker's pid to ``out/pids`` (one line a video): how many workers ran."""
+    with open(out / "pids", "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return process_one(item, out, pipeline, formats, notify, tmp_root)

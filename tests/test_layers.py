@@ -19,9 +19,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "avpipe"
 LAYERS: list[tuple[str, ...]] = [
     # leaves: the schema, options, errors and small helpers every layer may use
     ("avpipe", "avpipe.errors", "avpipe.schema", "avpipe.options", "avpipe.atomic",
-     "avpipe.timecode", "avpipe.cache", "avpipe.device", "avpipe.words", "avpipe.threads"),
+     "avpipe.timecode", "avpipe.cache", "avpipe.device", "avpipe.words", "avpipe.threads", "avpipe.stopping"),
     # facts about files and models: probing, the model registry, the ledger, discovery
-    ("avpipe.probe", "avpipe.models", "avpipe.ledger", "avpipe.discover"),
+    ("avpipe.probe", "avpipe.models", "avpipe.ledger", "avpipe.discover", "avpipe.resources"),
     # the domain packages that see and hear
     ("avpipe.decode", "avpipe.shots", "avpipe.speech", "avpipe.vision", "avpipe.sounds", "avpipe.evaluate"),
     # understanding what was seen and heard

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive, children
 
 from avpipe.config import load_pipeline
 
@@ -27,23 +28,6 @@ LIGHT = 'name = "light"\nstages = ["probe", "decode", "shots", "keyframes"]\n'
 
 def _cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "avpipe", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_killed_batch_resumes_and_a_full_rerun_does_no_work(tmp_path):
@@ -57,16 +41,16 @@ def test_a_killed_batch_resumes_and_a_full_rerun_does_no_work(tmp_path):
     deadline = time.monotonic() + 300
     while not list(out.glob("*/result.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    workers = _children(first.pid)
+    workers = children(first.pid)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     done_before = {p.parent.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*/result.json")}
     assert 1 <= len(done_before) < 4, "the kill should land midway"
     # the workers die with the batch (no orphan keeps decoding)
     deadline = time.monotonic() + 10
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(w) for w in workers)
+    assert not any(alive(w) for w in workers)
 
     t0 = time.monotonic()
     second = _cli("run", str(inputs), "--out", str(out), "--quiet")
@@ -257,7 +241,7 @@ def test_dockerfile_passes_hadolint():
 
 def test_dockerfile_commands_are_the_ones_exercised_here():
     text = (ROOT / "Dockerfile").read_text()
-    assert text.splitlines()[-2:] == ['ENTRYPOINT ["avpipe"]', 'CMD ["--help"]']
+    assert text.splitlines()[-2:] == ['ENTRYPOINT ["/usr/bin/tini", "--", "avpipe"]', 'CMD ["--help"]']
     assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", text, re.M)
     assert re.search(r"^USER 10001$", text, re.M) and "useradd --create-home --uid 10001" in text
     makefile = (ROOT / "Makefile").read_text()

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..discover import Input
 from ..options import PipelineOptions
 from ..runner import Batch, BatchSummary, Outcome, RunOptions, WorkerPool
+from ..stopping import StopSignals
 from ..schema import ErrorInfo, IndexRecord, printable
 
 
@@ -74,8 +75,14 @@ def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions,
                   search: bool = False) -> BatchSummary:
     """Like :func:`avpipe.runner.run_batch`, on Ray Data (see the module docstring)."""
     run = run or RunOptions()
+    stop = StopSignals()
+    with stop:
+        return _run_on_ray(inputs, out, pipeline, run, search, stop)
+
+
+def _run_on_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions, run: RunOptions, search: bool,
+                stop: StopSignals) -> BatchSummary:
     batch = Batch(inputs, Path(out).resolve(), pipeline, run)
-    completed = False
     try:
         if batch.todo:
             ray = _init_ray()
@@ -94,7 +101,7 @@ def run_batch_ray(inputs: list[str], out: str | Path, pipeline: PipelineOptions,
                 batch.add(outcome)
                 if run.progress:
                     print(f"avpipe[ray]: {outcome.record.status}: {outcome.record.input}", file=sys.stderr)
-        completed = True
     finally:
-        summary = batch.close(search=search and completed)
+        with stop.closing():
+            summary = batch.close(search=search)
     return summary

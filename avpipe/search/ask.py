@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..schema import Result
 from .query import content_words
+from .results import read_result
 
 LEXICAL_WEIGHT = 0.3
 CUE_WEIGHT = 0.15
@@ -108,24 +109,6 @@ def units(result: Result) -> list[Evidence]:
         if e.kind in ("text_on_screen", "emotion_change", "loud_sound", "music", "sound", "label"):  # (captions: keyframes)
             found.append(Evidence(e.start, e.end, "event", f"{e.kind.replace('_', ' ')}: {e.label}", 0.0))
     return found
-
-
-def read_result(result_dir: str | Path) -> Result:
-    """The result in a result folder (or a ``result.json`` path), or :class:`DamagedResult`
-    saying why it cannot be read."""
-    from ..errors import DamagedResult
-
-    path = Path(result_dir)
-    path = path / "result.json" if path.is_dir() else path
-    if path.name != "result.json" or not path.is_file():
-        raise DamagedResult("not a result folder: it holds no result.json (give DIR/<video_id> of an `avpipe run`)",
-                            result_dir)
-    try:
-        return Result.model_validate_json(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DamagedResult(f"result.json cannot be read ({first}); run the video again with `avpipe run --force`",
-                            path) from None
 
 
 def ask(result_dir: str | Path, question: str, k: int = 5, model: str | None = None, device: str = "cpu",

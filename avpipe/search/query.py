@@ -172,12 +172,13 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
     if modality not in (*MODALITIES, "both"):
         raise ValueError(f"modality must be frames, speech or both, not {modality!r}")
     collection = index if isinstance(index, Collection) else load_index(index)
-    encoder = encoder or space_encoder(collection.model)
+    encoder = encoder or _encoder_of(collection)
     wanted = MODALITIES if modality == "both" else (modality,)
     hits: list[Moment] = []
     pool = max(10 * k, 50)
     if text is not None:
         query = np.asarray(encoder.encode_texts([text])[0], np.float32)
+        _check_width(collection, len(query))
         words, pairs = content_words(text), word_pairs(text)
         for name in wanted:
             rows, scores = _top(collection, name, query, pool)
@@ -189,6 +190,7 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
     else:
         rgb = read_image(image)
         vectors, _, features = encoder.encode_images([rgb])
+        _check_width(collection, len(vectors[0]))
         by_features = features is not None and "frames" in collection.features
         query = features[0] if by_features else vectors[0]
         query = np.asarray(query, np.float32) / max(float(np.linalg.norm(query)), 1e-9)
@@ -199,6 +201,28 @@ def search(index: str | Path | Collection, text: str | None = None, image: str |
         for m in moments:
             m.thumbnail = str(collection.root / m.thumbnail) if m.thumbnail else None
     return moments
+
+
+def _encoder_of(collection: Collection):
+    """The encoder of the space the index was made in, or one line saying why it cannot be had
+    here: a query embedded by any other encoder would be ranked against the wrong vectors."""
+    from ..errors import AvpipeError
+
+    try:
+        return space_encoder(collection.model)
+    except Exception as exc:  # noqa: BLE001 - a model folder gone, a hub id not cached, ...: all one answer
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AvpipeError(f"the index was made in the space {collection.model!r}, whose encoder cannot be loaded "
+                          f"here ({why}); search where that model is, or run the videos again") from None
+
+
+def _check_width(collection: Collection, width: int) -> None:
+    """Refuse a query vector that is not as wide as the index's: it is of another space."""
+    from ..errors import AvpipeError
+
+    if collection.size and width != collection.dim:
+        raise AvpipeError(f"the query's vector is {width}-d but the index's are {collection.dim}-d "
+                          f"(space {collection.model!r}): the query was embedded in another space")
 
 
 def _hit(meta: dict, score: float, modality: str) -> Moment:

@@ -103,9 +103,9 @@ class VideoContext:
         return self.video_end_s if self.video_end_s is not None else self.result.video.duration_s
 
     def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
-               status: str = "ok") -> None:
-        """Note a stage's timing (added to any earlier time of the same stage) and the process's
-        peak memory so far."""
+               status: str = "ok", notes: list[str] | None = None) -> None:
+        """Note a stage's timing (added to any earlier time of the same stage), the process's
+        peak memory so far and what the stage noticed (``notes``)."""
         import resource
         import sys
 
@@ -113,7 +113,7 @@ class VideoContext:
         total = seconds + (earlier.seconds if earlier else 0.0)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
         self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status,
-                                              peak_rss_mb=round(peak, 1))
+                                              peak_rss_mb=round(peak, 1), notes=notes or None)
 
     def add_events(self, events: list) -> None:
         """Merge events into the result's single time-ordered list."""
@@ -163,6 +163,7 @@ class Stage:
         self.backend: str | None = None  # what ran, for result.stages (set by run)
         self.model: str | None = None
         self.status = "ok"  # "ok", "partial" or "error", for result.stages
+        self.notes: list[str] = []  # what it noticed and worked around, for result.stages
         self.excluded_seconds = 0.0  # time already recorded under other stages' names
 
     def ready(self, ctx: VideoContext) -> bool:

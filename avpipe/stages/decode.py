@@ -33,6 +33,7 @@ class DecodeStage(Stage):
 
             try:
                 ctx.audio = load_audio(ctx.path, ctx.media, max_bad_packets=ctx.options.decode.max_bad_packets)
+                self.notes += ctx.audio.warnings  # e.g. channels that cancel in a mono mix: one was used
                 if ctx.audio.bad_packets:
                     ctx.result.errors.append(StageError(stage="decode", type="PartialDecode", message=(
                         f"{ctx.audio.bad_packets} damaged audio packets skipped")))

@@ -196,9 +196,12 @@ def prosody_matrix(segments: list) -> torch.Tensor:
                      if s.prosody else [None] * 4 for s in segments], dtype=float).reshape(-1, 4)
     if not len(rows):
         return torch.zeros(0, 4)
-    with np.errstate(all="ignore"):
-        mean, std = np.nanmean(rows, axis=0), np.nanstd(rows, axis=0)
-    mean, std = np.nan_to_num(mean), np.nan_to_num(std)
+    # Only features some segment has: a column with no value at all (no voiced pitch anywhere in
+    # the video) would make numpy warn "Mean of empty slice"; it stays 0.
+    measured = ~np.isnan(rows).all(axis=0)
+    mean, std = np.zeros(4), np.zeros(4)
+    mean[measured] = np.nanmean(rows[:, measured], axis=0)
+    std[measured] = np.nanstd(rows[:, measured], axis=0)
     z = (rows - mean) / np.where(std > 0, std, 1.0)
     return torch.from_numpy(np.nan_to_num(z)).float()
 

@@ -96,7 +96,9 @@ class EfficientNetConSE:
         import numpy as np
 
         self.options, self.device = options, device
-        self.model_name = WEIGHTS
+        # The space's name, by which search loads this encoder again: the weights, and the text
+        # side after a "+" when it is not the bundled MiniLM (avpipe.search.index.space_options).
+        self.model_name = WEIGHTS if options.text_model == "minilm" else f"{WEIGHTS}+{options.text_model}"
         self.net = load_network(device)
         self.text = load_text(options.text_model, device)
         self.names = class_names()
