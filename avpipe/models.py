@@ -440,3 +440,39 @@ def verify(name: str) -> dict:
     weights = folder / (Path(parts[0][1]).name if len(parts) == 1 else "model.bin")
     digest = sha256_of(weights)
     return {"model": name, "ok": digest == spec.bundled.sha256, "path": str(weights), "sha256": digest}
+
+
+#: What a model folder given by path must hold, per kind of weights it is read as: files it needs
+#: (a name, or alternatives joined by "|"), the JSON file among them that must parse.
+FOLDER_LAYOUTS: dict[str, tuple[str, ...]] = {
+    # CTranslate2's Whisper conversion, what every speech backend starts from (avpipe.speech.convert).
+    "whisper-ct2": ("model.bin", "config.json", "tokenizer.json|vocabulary.txt"),
+    # A sentence-transformers (or plain transformers) text encoder.
+    "sentence-transformers": ("config.json", "model.safetensors|pytorch_model.bin"),
+    # Anything transformers' Auto classes load: CLIP, VLMs, detectors, taggers, language models.
+    "transformers": ("config.json", "*.safetensors|*.bin"),
+}
+
+
+def format_problem(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be read as weights of ``kind`` (a key of :data:`FOLDER_LAYOUTS`, or
+    "openai-whisper-pt" for a ``.pt`` checkpoint), or None when it looks right.
+
+    A cheap look at names and the ``config.json`` (nothing is loaded), so that a pipeline naming
+    a wrong file or a folder of something else fails when it is read, not once per video."""
+    import json
+    import zipfile
+
+    if kind == "openai-whisper-pt":
+        return None if path.is_file() and zipfile.is_zipfile(path) else "is not a torch .pt checkpoint"
+    if not path.is_dir():
+        return f"is a file, not a folder of {kind} weights"
+    for need in FOLDER_LAYOUTS[kind]:
+        if not any(any(path.glob(name)) for name in need.split("|")):
+            return f"is not a folder of {kind} weights: it has no {' or '.join(need.split('|'))}"
+    try:
+        if not isinstance(json.loads((path / "config.json").read_text(encoding="utf-8")), dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"is not a folder of {kind} weights: its config.json cannot be read ({exc})"
+    return None

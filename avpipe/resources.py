@@ -97,10 +97,21 @@ def record_peak_mb(pipeline_name: str, peak_mb: float) -> None:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports ``ru_maxrss`` in KiB)."""
-    import resource
+    """This process's peak resident memory so far, in MB.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Linux's ``VmHWM`` first: ``ru_maxrss`` survives ``execve``, so a worker spawned (fork, then
+    exec) by a large process would report its parent's peak as its own. Elsewhere ``ru_maxrss``
+    (KiB on Linux, bytes on macOS)."""
+    import resource
+    import sys
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
 
 
 @dataclass(frozen=True)

@@ -195,12 +195,18 @@ def test_a_batch_runs_the_planned_workers_and_keeps_their_peak(monkeypatch, tmp_
     monkeypatch.setattr(resources, "available_memory_mb", lambda: 3_500.0)  # room for one worker
     light = dataclasses.replace(load_pipeline(), name="light", stages=("probe", "decode", "shots", "keyframes"))
     out = tmp_path / "out"
+    import numpy as np
+
+    # A driver that is large itself: the kernel's ru_maxrss survives fork+exec, so a worker must
+    # not report the driver's peak as its own.
+    ballast = np.ones(3_500 * 2**20 // 8)
     summary = run_batch(_inputs(tmp_path, gen, ["a.mp4", "b.mp4", "c.mp4"]), out, light,
                         RunOptions(workers=8, progress=False, worker_fn="faults:note_pid"))
+    del ballast
     assert [r.status for r in summary.records] == ["ok", "ok", "ok"]
     assert len(set((out / "pids").read_text().split())) == 1
     peak = resources.measured_peak_mb("light:auto")
-    assert peak is not None and 50 < peak < 3_000
+    assert peak is not None and 50 < peak < 2_000
 
 
 # --------------------------------------------------------------------------- ids

@@ -106,12 +106,11 @@ class VideoContext:
                status: str = "ok", notes: list[str] | None = None) -> None:
         """Note a stage's timing (added to any earlier time of the same stage), the process's
         peak memory so far and what the stage noticed (``notes``)."""
-        import resource
-        import sys
+        from ..resources import peak_rss_mb
 
         earlier = self.result.stages.get(stage)
         total = seconds + (earlier.seconds if earlier else 0.0)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+        peak = peak_rss_mb()
         self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status,
                                               peak_rss_mb=round(peak, 1), notes=notes or None)
 

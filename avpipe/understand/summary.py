@@ -16,7 +16,9 @@ to the captions of the shots around it weighs more (``caption_weight``: what is 
 seen), an untitled chapter takes its first caption, and the generative prompt shows them.
 
 A video without speech gets a visual summary: its length, shots, what is seen (captions, else
-labels) and faces.
+labels) and faces. It never states what was not measured: where speech was not transcribed or
+shots not detected (the stage is not in the pipeline, failed or could not run), it says so
+instead ("Speech was not transcribed: the pipeline has no 'speech' stage.").
 
 Generative (``backend = "transformers"``): any causal LM or seq2seq model from a folder or the
 local Hugging Face cache writes the paragraph from a prompt built from the fused timeline
@@ -148,8 +150,17 @@ def _title(result: Result, start: float, end: float, phrases: "Phrases | None") 
     return labels.most_common(1)[0][0].capitalize() if labels else ""
 
 
-def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
-    """For a video with no speech: what is seen, when, and who appears."""
+def _gap_sentences(not_measured: dict[str, str]) -> list[str]:
+    """Each reason something was not measured, as a sentence of the summary."""
+    return [why[:1].upper() + why[1:] + "." for why in not_measured.values()]
+
+
+def visual_summary(result: Result, options: "SummaryOptions", not_measured: dict[str, str] | None = None) -> Summary:
+    """For a video with no speech: what is seen, when, and who appears.
+
+    ``not_measured`` maps "speech" and "shots" to why that was not measured (a sentence such as
+    "speech was not transcribed: the speech stage failed"); the summary then states that reason
+    and nothing about the missing part (no "without speech", no "in 0 shots")."""
     from collections import Counter
 
     duration = result.video.duration_s or 0.0
@@ -158,7 +169,11 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
     seen = Counter()
     for e in labels:
         seen[e.label] += e.end - e.start
-    parts = [f"A {duration:.0f} s video without speech, in {len(result.shots)} shot{'s' * (len(result.shots) != 1)}."]
+    gaps = not_measured or {}
+    speech = "" if "speech" in gaps else " without speech"
+    shots = "" if "shots" in gaps else f", in {len(result.shots)} shot{'s' * (len(result.shots) != 1)}"
+    parts = [f"A {duration:.0f} s video{speech}{shots}."]
+    parts += _gap_sentences(gaps)
     captions = [e for e in result.events if e.kind == "caption"]
     if captions:  # the longest shots' captions, in time order
         longest = sorted(sorted(captions, key=lambda e: e.start - e.end)[:3], key=lambda e: e.start)
@@ -177,11 +192,13 @@ def visual_summary(result: Result, options: "SummaryOptions") -> Summary:
 
 def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
               vision: "VisionOptions", device: str = "cpu",
-              captions: "tuple[np.ndarray, np.ndarray] | None" = None, phrases: "Phrases | None" = None) -> Summary:
+              captions: "tuple[np.ndarray, np.ndarray] | None" = None, phrases: "Phrases | None" = None,
+              not_measured: dict[str, str] | None = None) -> Summary:
     """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
     embeddings the fusion stage made, computed here when missing; ``captions`` the captions
     stage's (times, vectors) in the same space, when it ran; ``phrases`` the key-phrase
-    embeddings the events stage kept for this video, when it ran."""
+    embeddings the events stage kept for this video, when it ran; ``not_measured`` what a
+    visual summary must say was not measured (:func:`visual_summary`)."""
     import numpy as np
 
     from ..vision.text import load_text
@@ -189,11 +206,13 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
 
     segments = result.transcript.segments
     if not segments:
-        summary = visual_summary(result, options)
+        summary = visual_summary(result, options, not_measured)
         if options.backend == "transformers" and (result.keyframes or result.events):
             from .generate import generate
 
-            summary.text = generate(options.model, timeline_prompt(result), options.max_new_tokens, device) or summary.text
+            written = generate(options.model, timeline_prompt(result), options.max_new_tokens, device)
+            if written:  # the model sees only what was measured; the gaps are said after its text
+                summary.text = " ".join([written, *_gap_sentences(not_measured or {})])
             summary.method = options.model
         return summary
     vectors = segment_vectors
