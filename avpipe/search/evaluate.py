@@ -25,7 +25,7 @@ def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def same_video(video_id: str, label: str) -> bool:
-    """Whether an index's ``video_id`` (``<stem>-<8 hex>``) is the labelled video."""
+    """Whether an index's ``video_id`` (``<stem>-<16 hex>``) is the labelled video."""
     stem = Path(label).stem if "." in Path(label).name else label
     return video_id == label or video_id.rsplit("-", 1)[0] == stem
 
