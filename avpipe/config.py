@@ -193,8 +193,6 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
         raise PipelineConfigError(f"{where} [vision] object_model: the transformers object backend needs a hub id or folder")
     if options.audio.tagger == "transformers" and not options.audio.tagger_model:
         raise PipelineConfigError(f"{where} [audio] tagger_model: the transformers tagger needs a hub id or folder")
-    if "captions" in stages and ("keyframes" not in stages or stages.index("captions") < stages.index("keyframes")):
-        raise PipelineConfigError(f"{where}: the captions stage must come after 'keyframes'")
     if options.summary.backend == "transformers" and not options.summary.model:
         raise PipelineConfigError(f"{where} [summary] model: the transformers backend needs a hub id or folder")
     if options.summary.max_highlights < options.summary.min_highlights:
