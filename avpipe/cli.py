@@ -119,8 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure quality against references")
     esub = ev.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
-    asr = esub.add_parser("asr", help="word error rate of the speech stage against subtitles")
-    asr.add_argument("inputs", nargs="+", metavar="MEDIA")
+    asr = esub.add_parser("asr", help="word/character error rate and language identification of the speech stage")
+    asr.add_argument("inputs", nargs="*", metavar="MEDIA")
+    asr.add_argument("--set", default=None, metavar="MANIFEST",
+                     help="a set of recordings with their language and human transcripts (JSON; e.g. "
+                          "tests/data/asr/manifest.json): a table per language instead of per input")
+    asr.add_argument("--split", choices=("dev", "test", "all"), default="all", help="which items of --set")
+    asr.add_argument("--baseline", action="store_true",
+                     help="with --set: also score the old default (tiny.en, everything taken as English) in the same run")
     asr.add_argument("--ref", action="append", default=None, metavar="FILE",
                      help="reference subtitles or text, one per input in order (default: a sidecar "
                           "<stem>.srt/.vtt/.txt, else the media's own subtitle stream)")
@@ -763,6 +769,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_images(args)
     if args.eval_command == "sounds":
         return _cmd_eval_sounds(args)
+    if args.set:
+        return _cmd_eval_asr_set(args)
+    if not args.inputs:
+        print("avpipe: give media files or --set MANIFEST", file=sys.stderr)
+        return 2
     if args.ref and len(args.ref) != len(args.inputs):
         print("avpipe: give one --ref per input, or none", file=sys.stderr)
         return 2
@@ -789,7 +800,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             code = 1
             continue
         hypothesis = " ".join(s.text for s in transcript.segments)
-        score = wer(reference_text(cues, audio.duration_s), hypothesis)
+        score = wer(reference_text(cues, audio.duration_s), hypothesis, options.language or transcript.language)
         errors += score["substitutions"] + score["deletions"] + score["insertions"]
         words += score["reference_words"]
         print(json.dumps({"input": raw, "reference_from": source, "language": transcript.language, **meta, **score}))
@@ -797,6 +808,44 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"avpipe eval asr: WER {errors / words:.4f} over {words} reference words "
               f"({options.backend}, {options.model})", file=sys.stderr)
     return code
+
+
+def _cmd_eval_asr_set(args: argparse.Namespace) -> int:
+    """``avpipe eval asr --set``: one JSON line per item, then a table per language on stderr."""
+    import dataclasses
+
+    from .device import resolve_device
+    from .evaluate import asr_table, evaluate_asr_set, read_asr_set
+
+    pipeline = _pipeline_or_none(args.pipeline)
+    if pipeline is None:
+        return 2
+    try:
+        items = [i for i in read_asr_set(args.set) if args.split == "all" or i.get("split") == args.split]
+    except ValueError as exc:
+        print(f"avpipe: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("backend", args.backend), ("model", args.model)) if v}
+    runs = {"avpipe": dataclasses.replace(pipeline.speech, **overrides)}
+    if args.baseline:
+        runs["baseline (tiny.en, as English)"] = dataclasses.replace(pipeline.speech, model="tiny.en", language="en")
+    for name, options in runs.items():
+        rows = evaluate_asr_set(items, options, resolve_device(args.device or pipeline.device, options.backend))
+        for row in rows:
+            print(json.dumps({"run": name, **row}, ensure_ascii=False))
+        print(f"{name}: {args.set} ({args.split}, {len(rows)} items)", file=sys.stderr)
+        print(f"  {'language':8} {'items':>5} {'metric':>6} {'error':>7} {'language id':>11}", file=sys.stderr)
+        for t in asr_table(rows):
+            rate = "-" if t["error_rate"] is None else f"{t['error_rate']:.3f}"
+            print(f"  {t['language']:8} {t['items']:5d} {t['metric']:>6} {rate:>7} {t['language_id']:11.2f}",
+                  file=sys.stderr)
+        for row in rows:
+            if row.get("parts"):
+                print(f"  {row['file']}: parts " + ", ".join(f"{p['language']} {p['metric']} {p['wer']:.3f}"
+                                                               for p in row["parts"])
+                      + f"; language right for {row['language_seconds_ok']:.0%} of the speech; switch found "
+                      f"{row['switch_error_s']} s from the true one", file=sys.stderr)
+    return 0
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

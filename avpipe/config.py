@@ -130,6 +130,12 @@ def _speech_kinds(backend: str, model: str) -> tuple[str, ...]:
 def _check_language(where: str, speech: SpeechOptions) -> None:
     """``[speech] language`` is one of Whisper's codes, and "en" for an English-only model
     (which would otherwise ignore it in silence)."""
+    from .models import REGISTRY
+
+    head = REGISTRY.get(speech.language_model)
+    if speech.language is None and head is not None and head.english_only:
+        raise PipelineConfigError(f"{where} [speech] language_model = {speech.language_model!r} is English-only; "
+                                  "the language head needs a multilingual model (e.g. \"base\")")
     if speech.language is None:
         return
     from faster_whisper.tokenizer import _LANGUAGE_CODES  # Whisper's list; openai-whisper has the same one
@@ -137,8 +143,6 @@ def _check_language(where: str, speech: SpeechOptions) -> None:
     if speech.language not in _LANGUAGE_CODES:
         raise PipelineConfigError(f"{where} [speech] language = {speech.language!r} is not a Whisper language code "
                                   "(ISO 639-1, e.g. \"en\", \"de\", \"ja\"); leave it out to detect the language")
-    from .models import REGISTRY
-
     spec = REGISTRY.get(speech.model)
     if spec is not None and spec.english_only and speech.language != "en":
         raise PipelineConfigError(f"{where} [speech] language = {speech.language!r}: model {speech.model!r} is "
@@ -183,7 +187,22 @@ def check_pipeline(options: PipelineOptions, where: str) -> None:
         raise PipelineConfigError(f"{where}: [shots] backend = {options.shots.backend!r} reads every frame, which "
                                   "the decord reader does not give; use [decode] backend = \"auto\" or \"pyav\", "
                                   "or [shots] backend = \"histogram\"")
-    _check_model(f"{where} [speech] model", options.speech.model, ("whisper-ct2",))
+    from .models import REGISTRY
+
+    speech = options.speech
+    if not speech.model or (speech.model == "auto" and not (speech.english_model or speech.multilingual_model)):
+        raise PipelineConfigError(f"{where} [speech] model: name a model, or \"auto\" with english_model or "
+                                  "multilingual_model set")
+    if speech.language is None and not speech.language_model:
+        raise PipelineConfigError(f"{where} [speech] language_model = \"\": the language head needs a multilingual "
+                                  "Whisper model (e.g. \"base\"), or give [speech] language")
+    multilingual = REGISTRY.get(speech.multilingual_model)
+    if multilingual is not None and multilingual.english_only:
+        raise PipelineConfigError(f"{where} [speech] multilingual_model = {speech.multilingual_model!r} is "
+                                  "English-only; name a multilingual model (e.g. \"base\"), or \"\" for none")
+    for key, name in [*speech_models(speech), ("[speech] language_model", speech.language_model)]:
+        if name:
+            _check_model(f"{where} {key}", name, ("whisper-ct2",))
     _check_model(f"{where} [vision] text_model", options.vision.text_model, ("sentence-transformers",))
     if options.vision.backend == "clip" and not options.vision.clip_model:
         raise PipelineConfigError(f"{where} [vision] clip_model: the clip backend needs a hub id or folder")
@@ -281,7 +300,9 @@ def model_uses(options: PipelineOptions) -> list[tuple[str, str, tuple[str, ...]
     if "captions" in stages:
         uses.append(("[captions] model", o.captions.model, tf))
     if "speech" in stages:
-        uses.append(("[speech] model", o.speech.model, _speech_kinds(o.speech.backend, o.speech.model)))
+        uses += [(key, name, _speech_kinds(o.speech.backend, name)) for key, name in speech_models(o.speech)]
+        if o.speech.language is None:
+            uses.append(("[speech] language_model", o.speech.language_model, ("whisper-ct2",)))
     if "speakers" in stages:
         uses.append(("[speakers]", "resemblyzer-ge2e", ()))
     if "audio" in stages and o.audio.tagger != "none":
@@ -292,11 +313,27 @@ def model_uses(options: PipelineOptions) -> list[tuple[str, str, tuple[str, ...]
     return [(key, name, kinds) for key, name, kinds in uses if name]
 
 
+def speech_models(speech: SpeechOptions) -> list[tuple[str, str]]:
+    """``(key, model)`` for each model the speech stage may transcribe with: ``model``, or with
+    "auto" the English and the multilingual one; an English-only model's multilingual fallback."""
+    from .models import REGISTRY
+
+    if speech.model == "auto":
+        out = [("[speech] english_model", speech.english_model), ("[speech] multilingual_model", speech.multilingual_model)]
+    else:
+        out = [("[speech] model", speech.model)]
+        spec = REGISTRY.get(speech.model)
+        if spec is not None and spec.english_only and speech.language is None:
+            out.append(("[speech] multilingual_model", speech.multilingual_model))
+    return [(key, name) for key, name in out if name]
+
+
 def model_runtimes(options: PipelineOptions) -> set[str]:
     """What the pipeline's models run on, for :func:`avpipe.device.check_device`: "ctranslate2"
-    (faster-whisper speech) and "torch" (every other model)."""
-    return {"ctranslate2" if key == "[speech] model" and options.speech.backend == "faster-whisper" else "torch"
-            for key, _, _ in model_uses(options)}
+    (faster-whisper speech, and the language head) and "torch" (every other model)."""
+    ct2 = {"[speech] language_model"} | ({"[speech] model", "[speech] english_model", "[speech] multilingual_model"}
+                                        if options.speech.backend == "faster-whisper" else set())
+    return {"ctranslate2" if key in ct2 else "torch" for key, _, _ in model_uses(options)}
 
 
 def pipeline_models(options: PipelineOptions) -> list[str]:

@@ -1,19 +1,27 @@
-"""``avpipe eval asr``: word error rate of the speech stage against reference subtitles.
+"""Quality against references: ``avpipe eval asr`` (word and character error rates, spoken
+language identification) and ``avpipe eval speakers`` (diarization error rate).
 
-References come from a subtitle file (SRT, VTT, or plain text), or from a subtitle stream inside
-the video itself (the NASA clip carries its narration that way). Only cues that end within the
+References come from a subtitle file (SRT, VTT, or plain text), from a subtitle stream inside
+the video itself (the NASA clip carries its narration that way), or from a set: a JSON manifest
+of recordings with their language and the text people wrote for them
+(``tests/data/asr/manifest.json``; :func:`evaluate_asr_set`). Only cues that end within the
 audio (plus 0.5 s) count: a cue running past the end of the recording was not fully spoken in it.
 
-Text normalisation, applied to reference and hypothesis alike: lower case; a leading speaker
-tag of capitals and a colon ("NAR:") removed from each cue; curly apostrophes become straight
-ones; hyphens become spaces; every
-character that is not a letter, digit, apostrophe or space removed; runs of spaces folded.
-Nothing else: "Webb" vs "web" and "cleanrooms" vs "clean rooms" count as errors, as in
-``../shared/media/PROVENANCE.md``. WER is computed by jiwer over the whole text.
+Text normalisation, applied to reference and hypothesis alike, so that the figures measure
+recognition and not spelling: a leading speaker tag of capitals and a colon ("NAR:") is removed
+from each cue; English then goes through Whisper's English normaliser (openai-whisper's
+``EnglishTextNormalizer``: lower case, punctuation removed, numbers written as digits, "ten" =
+"10", "twenty-one" = "21", "mr" = "mister", British spellings as American ones, hesitations
+such as "uh" dropped, hyphens as spaces); every other language NFKC-normalised and case-folded,
+with bracketed asides, punctuation and symbols removed (combining marks kept: they are Thai's
+vowels and Hindi's vowel signs). Languages written without spaces between words
+(:data:`CER_LANGUAGES`) are scored by character error rate over the text without spaces, the
+others by word error rate, both by jiwer over the whole text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +31,27 @@ from .probe import open_container
 if TYPE_CHECKING:
     from .options import SpeakerOptions, SpeechOptions
 
+#: Scored by character error rate: written without spaces (Chinese, Japanese, Thai, Lao, Khmer,
+#: Burmese), or with spacing that varies between writers (Korean).
+CER_LANGUAGES = frozenset({"ko", "ja", "zh", "yue", "th", "lo", "km", "my"})
 
-def normalise(text: str) -> str:
+
+def normalise(text: str, language: str | None = "en") -> str:
+    """``text`` as it is compared (see the module docstring)."""
+    import unicodedata
+
     text = re.sub(r"(^|\n)\s*[A-Z][A-Z .'-]*:\s*", r"\1", text)  # speaker tags at cue starts
-    text = text.lower().replace("-", " ").replace("\u2019", "'").replace("\u2018", "'")
-    text = re.sub(r"[^\w' ]+", " ", text.replace("\n", " "))
-    return re.sub(r"\s+", " ", text.replace("_", " ")).strip()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\n", " ")
+    if language in (None, "en"):
+        from whisper.normalizers import EnglishTextNormalizer
+
+        text = EnglishTextNormalizer()(text.replace("-", " "))
+    else:
+        # Whisper's basic normaliser also removes combining marks (Unicode category M): Thai
+        # vowels and tones, Devanagari vowel signs. Here only punctuation and symbols go.
+        text = re.sub(r"[<\[][^>\]]*[>\]]|\([^)]*\)", " ", unicodedata.normalize("NFKC", text).casefold())
+        text = "".join(" " if unicodedata.category(ch)[0] in "PSZ" else ch for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def cues_from_file(path: Path) -> list[tuple[float, float, str]]:
@@ -85,14 +108,103 @@ def find_reference(video: Path, ref: Path | None = None) -> tuple[list[tuple[flo
     return cues, "subtitle stream" if cues else "none"
 
 
-def wer(reference: str, hypothesis: str) -> dict:
-    """Word error rate with its parts, after :func:`normalise` on both texts."""
+def wer(reference: str, hypothesis: str, language: str | None = "en") -> dict:
+    """The error rate of ``hypothesis`` against ``reference`` (both through :func:`normalise`): word
+    error rate, or for :data:`CER_LANGUAGES` the character error rate without spaces (also in
+    ``wer``, with ``metric`` saying which), with its parts."""
     import jiwer
 
-    ref, hyp = normalise(reference), normalise(hypothesis)
+    ref, hyp = normalise(reference, language), normalise(hypothesis, language)
+    if language in CER_LANGUAGES:
+        ref_c, hyp_c = ref.replace(" ", ""), hyp.replace(" ", "")
+        if not ref_c:
+            rate = 0.0 if not hyp_c else 1.0
+            return {"metric": "cer", "wer": rate, "substitutions": 0, "deletions": 0, "insertions": len(hyp_c),
+                    "reference_words": 0, "reference": ref, "hypothesis": hyp}
+        out = jiwer.process_characters(ref_c, hyp_c)
+        return {"metric": "cer", "wer": round(out.cer, 4), "substitutions": out.substitutions,
+                "deletions": out.deletions, "insertions": out.insertions, "reference_words": len(ref_c),
+                "reference": ref, "hypothesis": hyp}
+    if not ref:
+        return {"metric": "wer", "wer": 0.0 if not hyp else 1.0, "substitutions": 0, "deletions": 0,
+                "insertions": len(hyp.split()), "reference_words": 0, "reference": ref, "hypothesis": hyp}
     out = jiwer.process_words(ref, hyp)
-    return {"wer": round(out.wer, 4), "substitutions": out.substitutions, "deletions": out.deletions,
+    return {"metric": "wer", "wer": round(out.wer, 4), "substitutions": out.substitutions, "deletions": out.deletions,
             "insertions": out.insertions, "reference_words": len(ref.split()), "reference": ref, "hypothesis": hyp}
+
+
+def read_asr_set(path: str | Path) -> list[dict]:
+    """The items of an ASR set manifest (a JSON list of ``{file, language, text, split, ...}``,
+    files relative to the manifest), with ``path`` resolved; a malformed one is a ValueError."""
+    path = Path(path)
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+        for item in items:
+            item["path"] = path.parent / item["file"]
+            if not isinstance(item["language"], str) or not isinstance(item["text"], str):
+                raise TypeError("language and text must be strings")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not an ASR set manifest ({exc})") from exc
+    return items
+
+
+def score_asr_item(item: dict, transcript) -> dict:
+    """One set item's scores: the error rate in its language, whether the dominant language was
+    identified, and, for an item in ``parts`` (a recording that switches language), each part's
+    error rate over the segments inside it, the share of speech seconds whose language is right
+    and how far the found switch is from the true one."""
+    hypothesis = " ".join(s.text for s in transcript.segments)
+    row = {"file": item["file"], "language": item["language"], "split": item.get("split"),
+           "found_language": transcript.language, "languages": transcript.languages,
+           "language_ok": transcript.language == item["language"],
+           "untranscribed_s": round(sum(u.end - u.start for u in transcript.untranscribed), 2),
+           **{k: v for k, v in wer(item["text"], hypothesis, item["language"]).items()}}
+    parts = item.get("parts")
+    if parts:
+        right = total = 0.0
+        row["parts"] = []
+        for part in parts:
+            inside = [s for s in transcript.segments if part["start"] <= (s.start + s.end) / 2 < part["end"]]
+            right += sum(s.end - s.start for s in inside if s.language == part["language"])
+            total += sum(s.end - s.start for s in inside)
+            score = wer(part["text"], " ".join(s.text for s in inside), part["language"])
+            row["parts"].append({"language": part["language"], "metric": score["metric"], "wer": score["wer"]})
+        row["language_seconds_ok"] = round(right / total, 3) if total else 0.0
+        later = [s.start for s in transcript.segments if len(parts) > 1 and s.language == parts[1]["language"]]
+        row["switch_error_s"] = round(abs(min(later) - item["switch_s"]), 2) if later and "switch_s" in item else None
+    return row
+
+
+def evaluate_asr_set(items: list[dict], options: "SpeechOptions", device: str = "cpu") -> list[dict]:
+    """Each item of an ASR set transcribed as the speech stage does, and scored (:func:`score_asr_item`)."""
+    import time
+
+    from .decode import load_audio
+    from .probe import probe
+    from .speech import transcribe
+
+    rows = []
+    for item in items:
+        audio = load_audio(item["path"], probe(item["path"]))
+        t0 = time.perf_counter()
+        transcript, meta = transcribe(audio.samples, options, device)
+        rows.append({**score_asr_item(item, transcript), "model": meta["model"],
+                     "seconds": round(time.perf_counter() - t0, 2), "duration_s": round(audio.duration_s or 0.0, 2)})
+    return rows
+
+
+def asr_table(rows: list[dict]) -> list[dict]:
+    """Per language: items, the pooled error rate (errors over reference words or characters),
+    its metric, and the language-identification accuracy."""
+    out = []
+    for language in sorted({r["language"] for r in rows if not r.get("parts")}):  # a switching item: its parts
+        mine = [r for r in rows if r["language"] == language and not r.get("parts")]
+        errors = sum(r["substitutions"] + r["deletions"] + r["insertions"] for r in mine)
+        units = sum(r["reference_words"] for r in mine)
+        out.append({"language": language, "items": len(mine), "metric": mine[0]["metric"],
+                    "error_rate": round(errors / units, 4) if units else None,
+                    "language_id": round(sum(r["language_ok"] for r in mine) / len(mine), 3)})
+    return out
 
 
 def der(reference: list[tuple[float, float, str]], hypothesis: list[tuple[float, float, str]],

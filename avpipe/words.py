@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
+from functools import cache
 from typing import Iterable, Protocol
 
 _NUMBERS = ("no", "a", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -39,3 +42,71 @@ def object_words(objects: Iterable[_Labelled], min_score: float = 0.0) -> str:
         else:
             parts.append(f"{_NUMBERS[n] if n < len(_NUMBERS) else n} {plural(label)}")
     return ", ".join(parts)
+
+
+#: Scripts written without spaces between words, or in syllable blocks: Myanmar, Thai, Lao,
+#: Hangul Jamo, Khmer (and its symbols), CJK radicals, 々 〇 and the Hangzhou numerals, Kana
+#: (with its extensions), Hangul compatibility Jamo, CJK ideographs (with extension A), Myanmar
+#: extensions, Hangul syllables and Jamo extensions, CJK compatibility ideographs, and the
+#: supplementary ideograph planes.
+UNSPACED = ("\u1000-\u109f\u0e00-\u0eff\u1100-\u11ff\u1780-\u17ff\u19e0-\u19ff\u2e80-\u2fdf\u3005\u3007"
+            "\u3021-\u3029\u3031-\u3035\u3040-\u30ff\u31f0-\u31ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+            "\ua960-\ua97f\ua9e0-\ua9ff\uaa60-\uaa7f\uac00-\ud7ff\uf900-\ufaff\U00020000-\U0003ffff")
+
+
+@cache
+def _patterns() -> tuple[re.Pattern, re.Pattern]:
+    """(pieces, characters): a piece is a run of word characters (letters, digits and combining
+    marks, which ``\\w`` alone leaves out: Thai vowels and tones, Devanagari matras) of one kind,
+    spaced or :data:`UNSPACED`; a character is one with the marks that follow it."""
+    marks = [c for plane in (range(0x20000), range(0xE0000, 0xE0200)) for c in plane
+             if unicodedata.category(chr(c)).startswith("M")]
+    ranges, start = [], None
+    for a, b in zip(marks, marks[1:] + [None]):
+        start = a if start is None else start
+        if b != a + 1:
+            ranges.append(f"\\U{start:08x}-\\U{a:08x}")
+            start = None
+    m = "".join(ranges)
+    word = rf"(?:[^\W_]|[{m}])"
+    pieces = re.compile(rf"(?:(?=[{UNSPACED}]){word})+|(?:(?![{UNSPACED}]){word})+")
+    return pieces, re.compile(rf".[{m}]*", re.DOTALL)
+
+
+def pieces(text: str) -> list[tuple[bool, list[str]]]:
+    """(unspaced, units) per run: a spaced run is one word, an unspaced one its characters."""
+    pieces, chars = _patterns()
+    text = unicodedata.normalize("NFKC", text).casefold()
+    out = []
+    for p in pieces.findall(text):
+        if re.match(f"[{UNSPACED}]", p):
+            out.append((True, chars.findall(p)))
+        else:
+            out.append((False, [p]))
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """The tokens of a line, in any language: words of spaced scripts, characters and
+    character pairs of :data:`UNSPACED` ones, and pairs of adjacent words (``"ask not"``).
+    Search (:mod:`avpipe.search.lexical`) and the language-agnostic summary both count these."""
+    found: list[str] = []
+    previous = None  # the last spaced word, for word pairs
+    for unspaced, units in pieces(text):
+        if unspaced:
+            found += units
+            found += [a + b for a, b in zip(units, units[1:])]
+            previous = None
+            continue
+        found.append(units[0])
+        if previous is not None:
+            found.append(f"{previous} {units[0]}")
+        previous = units[0]
+    return found
+
+
+def unspaced(text: str) -> bool:
+    """Whether most of ``text``'s letters are of a script written without spaces (:data:`UNSPACED`)."""
+    runs = pieces(text)
+    letters = sum(len("".join(units)) for _, units in runs)
+    return letters > 0 and 2 * sum(len("".join(units)) for flag, units in runs if flag) > letters

@@ -22,22 +22,39 @@ def write_json(result: "Result", folder: Path) -> Path:
     return path
 
 
-def _subtitles(result: "Result", folder: Path, fmt: str) -> Path:
+def _cues(result: "Result", fmt: str, english: bool = False) -> str:
     """The transcript as subtitles through pysubs2 (one cue per segment, ``SPEAKER_1: `` before
-    its text when speakers are known); an empty file, valid for its format, when nothing was said."""
+    its text when speakers are known); ``english``: each segment's English translation where it
+    has one. An empty file, valid for its format, when nothing was said."""
     import pysubs2
 
     subs = pysubs2.SSAFile()
     for seg in result.transcript.segments:
-        text = f"{seg.speaker}: {seg.text}" if seg.speaker else seg.text
+        said = (seg.text_en or seg.text) if english else seg.text
+        text = f"{seg.speaker}: {said}" if seg.speaker else said
         subs.append(pysubs2.SSAEvent(start=round(seg.start * 1000), end=round(seg.end * 1000), text=text))
+    return subs.to_string(fmt)
+
+
+def _subtitles(result: "Result", folder: Path, fmt: str) -> Path:
+    """``transcript.<fmt>``: what was said, as it was said. Also, where the language is known,
+    the same as ``transcript.<language>.<fmt>`` (players pick a track by that name), and with
+    translations (``[speech] translate = "en"``) the English track ``transcript.en.<fmt>``,
+    which that name then means."""
     path = folder / f"transcript.{fmt}"
-    atomic_write_text(path, subs.to_string(fmt))
+    spoken = _cues(result, fmt)
+    atomic_write_text(path, spoken)
+    translated = any(s.text_en for s in result.transcript.segments)
+    language = result.transcript.language
+    if language and not (translated and language == "en"):
+        atomic_write_text(folder / f"transcript.{language}.{fmt}", spoken)
+    if translated:
+        atomic_write_text(folder / f"transcript.en.{fmt}", _cues(result, fmt, english=True))
     return path
 
 
 def write_srt(result: "Result", folder: Path) -> Path:
-    """``transcript.srt``: SubRip, ``HH:MM:SS,mmm`` times."""
+    """``transcript.srt`` (and per language, :func:`_subtitles`): SubRip, ``HH:MM:SS,mmm`` times."""
     return _subtitles(result, folder, "srt")
 
 

@@ -1,7 +1,7 @@
 """End-to-end speed and memory of the default pipeline: real-time factor, per-stage breakdown,
 peak memory.
 
-    .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3] [--skip-long] [--shots BACKEND]
+    .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3 (0: only the long video)] [--skip-long] [--shots BACKEND]
 
 Two measurements, each batch in a fresh process (as `avpipe run` would be), so model loading
 is included:
@@ -126,7 +126,8 @@ def main() -> None:
                         help="shot detector (default: the default pipeline's)")
     args = parser.parse_args()
     samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
-    report("sample_videos/ batch", [measure(samples, args.shots) for _ in range(args.repeats)])
+    if args.repeats > 0:  # --repeats 0: the long video only
+        report("sample_videos/ batch", [measure(samples, args.shots) for _ in range(args.repeats)])
     if not args.skip_long:
         report(f"{args.minutes}-minute video", [measure([str(long_video(args.minutes))], args.shots)])
 

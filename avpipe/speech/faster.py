@@ -63,9 +63,10 @@ class FasterWhisperBackend:
         # up to 30 s and decodes batch_size of them at once; it is given our speech pieces.
         self.batched = BatchedInferencePipeline(self.model) if options.batch_size > 1 else None
 
-    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
+    def transcribe(self, audio: "np.ndarray", language: str | None,
+                   task: str = "transcribe") -> tuple[list[RawSegment], str | None]:
         o = self.options
-        common = dict(language="en" if self.english_only else language, beam_size=o.beam_size,
+        common = dict(language="en" if self.english_only else language, task=task, beam_size=o.beam_size,
                       word_timestamps=True, condition_on_previous_text=False,
                       temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if o.temperature_fallback else (0.0,),
                       compression_ratio_threshold=o.compression_ratio_threshold,
@@ -88,15 +89,16 @@ class FasterWhisperBackend:
                 break
         return out, info.language
 
-    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
+    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None,
+                        task: str = "transcribe") -> tuple[list[list[RawSegment]], str | None]:
         """Each piece on its own worker, ``self.workers`` at a time. A multilingual model with
         no language given detects it on the first piece, which is then decoded alone."""
         if not pieces:
             return [], language
         first: list[list[RawSegment]] = []
         if not self.english_only and language is None:
-            segments, language = self.transcribe(pieces[0], None)
+            segments, language = self.transcribe(pieces[0], None, task)
             first, pieces = [segments], pieces[1:]
         with ThreadPoolExecutor(self.workers) as pool:
-            rest = [segments for segments, _ in pool.map(lambda piece: self.transcribe(piece, language), pieces)]
+            rest = [segments for segments, _ in pool.map(lambda piece: self.transcribe(piece, language, task), pieces)]
         return first + rest, "en" if self.english_only else language

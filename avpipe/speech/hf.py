@@ -77,11 +77,13 @@ class TransformersWhisperBackend:
     piece_s = 30.0
     long_pieces_ok = True
 
-    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
-        results, language = self.transcribe_many([audio], language)
+    def transcribe(self, audio: "np.ndarray", language: str | None,
+                   task: str = "transcribe") -> tuple[list[RawSegment], str | None]:
+        results, language = self.transcribe_many([audio], language, task)
         return results[0], language
 
-    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None) -> tuple[list[list[RawSegment]], str | None]:
+    def transcribe_many(self, pieces: list["np.ndarray"], language: str | None,
+                        task: str = "transcribe") -> tuple[list[list[RawSegment]], str | None]:
         generate: dict = {"num_beams": max(1, self.options.beam_size)}
         if self.english_only:
             language = "en"
@@ -89,7 +91,7 @@ class TransformersWhisperBackend:
             language = language or self._detect_language(pieces[0])
             # Always name the task: with none, multilingual checkpoints made without
             # forced_decoder_ids drift into repetition.
-            generate |= {"language": language, "task": "transcribe"}
+            generate |= {"language": language, "task": task}
         inputs = [{"raw": audio, "sampling_rate": SAMPLE_RATE} for audio in pieces]
         results = self.pipe(inputs, return_timestamps="word", chunk_length_s=30,
                             batch_size=max(1, self.options.batch_size), generate_kwargs=generate)

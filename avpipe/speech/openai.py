@@ -67,10 +67,11 @@ class OpenAIWhisperBackend:
             self.model.register_buffer("alignment_heads", mask.to_sparse().to(device), persistent=False)
         self.english_only = not self.model.is_multilingual
 
-    def transcribe(self, audio: "np.ndarray", language: str | None) -> tuple[list[RawSegment], str | None]:
+    def transcribe(self, audio: "np.ndarray", language: str | None,
+                   task: str = "transcribe") -> tuple[list[RawSegment], str | None]:
         o = self.options
         result = self.model.transcribe(
-            audio, language="en" if self.english_only else language, task="transcribe",
+            audio, language="en" if self.english_only else language, task=task,
             temperature=TEMPERATURES, beam_size=o.beam_size if o.beam_size > 1 else None,
             word_timestamps=True, condition_on_previous_text=False, fp16=self.device == "cuda",
             compression_ratio_threshold=o.compression_ratio_threshold, logprob_threshold=o.log_prob_threshold,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..decode.audio import SAMPLE_RATE
-from ..schema import Segment, Transcript, Word
+from ..schema import Segment, Transcript, Untranscribed, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, drop_crammed, inside, looks_silent
+from .language import LanguageSpan, identify, load_identifier, split_regions
 from .vad import Piece, pieces, speech_regions
 
 #: Speech the model passed over: a stretch of at least this many seconds inside what the VAD
@@ -51,12 +52,20 @@ def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float
     return out
 
 
-def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu") -> tuple[Transcript, dict]:
-    """Transcript of 16 kHz mono ``audio`` and facts about the run (backend, model, speech seconds).
+def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu",
+               hint: str | None = None) -> tuple[Transcript, dict]:
+    """Transcript of 16 kHz mono ``audio`` and facts about the run (backend, models, speech
+    seconds, regions, notes).
 
     With VAD on, only speech is decoded: silence, tones and music give an empty transcript
     without the model ever running. With ``drop_outside_speech``, words the model places where
     the VAD heard no speech are dropped, whichever audio the model was given.
+
+    Unless ``options.language`` names it, the language of each stretch of speech is identified
+    first (:mod:`avpipe.speech.language`; ``hint`` is the stream's language tag), and each
+    language is transcribed by the model meant for it (:func:`model_for`). Speech that no
+    available model can transcribe in its language is listed as untranscribed, never written
+    in another language.
     """
     end_s = len(audio) / SAMPLE_RATE
     whole = [(0.0, end_s)] if end_s > 0 else []
@@ -66,30 +75,189 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
                                 options.vad_merge_gap_s)
     fed = speech if options.vad else whole  # what the model sees
     allowed = speech if options.drop_outside_speech else whole  # where words may stand
-    meta = {"backend": options.backend, "model": options.model, "speech_s": round(sum(b - a for a, b in speech), 3),
-            "regions": speech}
+    meta: dict = {"backend": options.backend, "model": options.model,
+                  "speech_s": round(sum(b - a for a, b in speech), 3), "regions": speech, "notes": []}
     if not fed or not allowed:
         return Transcript(language=None, segments=[]), meta
-    backend = load_backend(options, device)
-    language = "en" if backend.english_only else options.language
+    spans = _languages(audio, fed, options, device, hint, meta)
+    parts = split_regions(fed, spans) if spans else [(None, a, b) for a, b in fed]
+    # Runs of neighbouring parts with one key (a language, or None: the model decides), grouped by
+    # key. A group's runs are decoded together but never joined into one piece: a piece is made
+    # of one run's regions, so no segment spans speech in another language.
+    runs: list[tuple[str | None, list]] = []
+    for span, a, b in parts:
+        key = span.language if span is not None and span.sure else None
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append((span, a, b))
+        else:
+            runs.append((key, [(span, a, b)]))
+    groups: dict[str | None, list[list]] = {}
+    for key, run in runs:
+        groups.setdefault(key, []).append(run)
+    segments: list[Segment] = []
+    untranscribed: list[Untranscribed] = []
+    used: list[str] = []
+    for key, group in groups.items():
+        label = key or next((span.language for run in group for span, _, _ in run if span is not None), None)
+        backend, why = _backend_for(options, key, label, device, identified=bool(spans))
+        if backend is None:
+            untranscribed += [Untranscribed(start=round(a, 3), end=round(b, 3), language=span.language if span else None,
+                                            language_prob=span.prob if span else None, reason=why)
+                              for run in group for span, a, b in run]
+            meta["notes"].append(f"{sum(b - a for run in group for _, a, b in run):.1f} s of speech in "
+                                 f"{label!r} left untranscribed: {why}")
+            continue
+        if backend.model_name not in used:
+            used.append(backend.model_name)
+        if backend.english_only and not spans:
+            meta["unchecked"] = True
+        # Speech of a known language is decoded in one call; each stretch the head was unsure of
+        # is decoded alone, so that the model detects its language on it, not on another.
+        for batch in ([group] if key is not None else [[run] for run in group]):
+            regions = [[(a, b) for _, a, b in run] for run in batch]
+            found, detected = _decode(audio, regions, allowed, end_s, backend, key, options)
+            for seg in found:
+                span = _span_at(batch, (seg.start + seg.end) / 2)
+                seg.language = key or detected
+                seg.language_prob = span.prob if key and span is not None else None
+            if options.translate == "en" and (key or detected) not in ("en", None) and found:
+                english, _ = _decode(audio, regions, allowed, end_s, backend, key or detected, options,
+                                     task="translate")
+                attach_translation(found, english)
+            segments.extend(found)
+    segments.sort(key=lambda s: (s.start, s.end))
+    meta["model"] = "+".join(used) if used else options.model
+    heard = [(span.language, b - a) for span, a, b in parts if span is not None] if spans else \
+        [(x.language, x.end - x.start) for x in [*segments, *untranscribed] if x.language]
+    shares = _shares(heard)
+    return Transcript(language=next(iter(shares), None), languages=shares, segments=segments,
+                      untranscribed=untranscribed), meta
+
+
+def _span_at(batch: list[list], t: float) -> LanguageSpan | None:
+    """The language span of the part of ``batch`` (runs of ``(span, start, end)``) nearest ``t``."""
+    parts = [part for run in batch for part in run]
+    span, _, _ = min(parts, key=lambda p: 0.0 if p[1] <= t <= p[2] else min(abs(t - p[1]), abs(t - p[2])))
+    return span
+
+
+def attach_translation(segments: list[Segment], english: list[Segment]) -> None:
+    """Give each segment the words of Whisper's translation that fall in it (by the middle of
+    each translated word, else of each translated segment) as ``text_en``. The translation's
+    timing follows the source speech only roughly, so a word goes to the segment nearest it."""
+    import bisect
+
+    if not segments:
+        return
+    parts: list[list[str]] = [[] for _ in segments]
+    order = sorted(range(len(segments)), key=lambda j: segments[j].start)
+    starts = [segments[j].start for j in order]
+
+    def nearest(t: float) -> int:
+        i = bisect.bisect_right(starts, t) - 1
+        near = [order[k] for k in (i, i + 1) if 0 <= k < len(order)]
+        return min(near, key=lambda j: (0.0 if segments[j].start <= t <= segments[j].end
+                                        else min(abs(t - segments[j].start), abs(t - segments[j].end)), j))
+
+    for e in english:
+        if e.words:
+            for w in e.words:
+                parts[nearest((w.start + w.end) / 2)].append(w.word)
+        else:
+            parts[nearest((e.start + e.end) / 2)].append(e.text)
+    for s, words in zip(segments, parts):
+        s.text_en = " ".join(words).strip() or None
+
+
+def model_for(options: "SpeechOptions", language: str | None) -> str:
+    """The model that transcribes speech in ``language`` (None: not identified)."""
+    if options.model != "auto":
+        return options.model
+    if language == "en" and options.english_model:
+        return options.english_model
+    return options.multilingual_model or options.english_model
+
+
+def _backend_for(options: "SpeechOptions", language: str | None, label: str | None, device: str,
+                 identified: bool = True):
+    """The loaded backend for speech in ``language`` (None: the head was unsure; ``label`` is
+    its best guess), or None and why there is none. An English-only model is handed only speech
+    known to be English; other speech goes to ``multilingual_model``. Where no language could be
+    identified at all (``identified`` False), the English-only model gets it, and the caller
+    marks the transcript unchecked."""
+    from dataclasses import replace
+
+    backend = load_backend(replace(options, model=model_for(options, language)), device)
+    if not backend.english_only or language == "en":
+        return backend, None
+    if options.multilingual_model and options.multilingual_model != backend.model_name:
+        other = load_backend(replace(options, model=options.multilingual_model), device)
+        if not other.english_only:
+            return other, None
+    if not identified or (language is None and label == "en"):
+        return backend, None
+    return None, (f"model {backend.model_name!r} is English-only and no multilingual model is set "
+                  "([speech] multilingual_model)")
+
+
+def _languages(audio: "np.ndarray", fed: list[tuple[float, float]], options: "SpeechOptions", device: str,
+               hint: str | None, meta: dict) -> list[LanguageSpan]:
+    """The language of each stretch of ``fed``: the one given, or identified. Empty when it
+    cannot be identified here (no multilingual model for the language head): each backend
+    then decides for itself, and a note says so."""
+    if options.language:
+        return [LanguageSpan(a, b, options.language, None) for a, b in fed]
+    from ..models import ModelNotAvailable
+    from ..threads import cpu_threads
+
+    # The head runs on CTranslate2, whose build may lack CUDA where torch (another backend) has it.
+    where = device if options.backend == "faster-whisper" else "cpu"
+    try:
+        identifier = load_identifier(options.language_model, where, cpu_threads(options.cpu_threads))
+    except ModelNotAvailable as exc:
+        meta["notes"].append(f"the spoken language was not identified: {exc}")
+        return []
+    meta["language_model"] = identifier.name
+    return identify(audio, fed, identifier.probs, hint=hint, every_s=options.language_every_s)
+
+
+def _shares(heard: list[tuple[str, float]]) -> dict[str, float]:
+    """Each language's share of the speech (``(language, seconds)`` pairs), largest first."""
+    seconds: dict[str, float] = {}
+    for language, n in heard:
+        seconds[language] = seconds.get(language, 0.0) + max(n, 0.0)
+    total = sum(seconds.values())
+    if total <= 0:
+        return {}
+    return {k: round(v / total, 3) for k, v in sorted(seconds.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def _decode(audio: "np.ndarray", runs: list[list[tuple[float, float]]], allowed: list[tuple[float, float]],
+            end_s: float, backend, language: str | None, options: "SpeechOptions",
+            task: str = "transcribe") -> tuple[list[Segment], str | None]:
+    """The guarded segments of the speech in ``runs`` (lists of regions; a piece never joins
+    two runs), decoded by ``backend`` in ``language`` (None: the backend detects it), and the
+    language it used; with ``task = "translate"``, Whisper's English translation of it."""
+    language = "en" if backend.english_only else language
     segments: list[Segment] = []
     if getattr(backend, "piece_s", None):
         # Short pieces decoded together (batched); long regions are cut to size, or kept whole
         # for a backend that chunks them itself.
-        todo = pieces(audio, fed, min(backend.piece_s, options.max_piece_s), cut_long=not backend.long_pieces_ok)
-        results, language = backend.transcribe_many([p.audio for p in todo], language)
+        size = min(backend.piece_s, options.max_piece_s)
+        todo = [p for run in runs for p in pieces(audio, run, size, cut_long=not backend.long_pieces_ok)]
+        results, language = backend.transcribe_many([p.audio for p in todo], language, task)
     else:
-        todo, results = pieces(audio, fed, options.max_piece_s), None
+        todo, results = [p for run in runs for p in pieces(audio, run, options.max_piece_s)], None
     for i, piece in enumerate(todo):
         if results is None:
-            raw, language = backend.transcribe(piece.audio, language)
+            raw, language = backend.transcribe(piece.audio, language, task)
         else:
             raw = results[i]
         found = _place(raw, piece, allowed, end_s, options)
         if results is not None:  # one-window pieces: worth a second look when speech went missing
-            found = _second_look(audio, piece, found, allowed, end_s, backend, language, options)
+            found = _second_look(audio, piece, found, allowed, end_s, backend, language, options, task)
         segments.extend(found)
-    return Transcript(language=language, segments=segments), meta
+    return segments, language
 
 
 def _place(raw: list[RawSegment], piece: Piece, allowed: list[tuple[float, float]], end_s: float,
@@ -117,7 +285,8 @@ def _missing_speech(audio: "np.ndarray", segments: list[Segment], regions: list[
 
 
 def _second_look(audio: "np.ndarray", piece: Piece, found: list[Segment], allowed: list[tuple[float, float]],
-                 end_s: float, backend, language: str | None, o: "SpeechOptions") -> list[Segment]:
+                 end_s: float, backend, language: str | None, o: "SpeechOptions",
+                 task: str = "transcribe") -> list[Segment]:
     """``found`` again, from the piece decoded as two halves, when that covers more of its speech."""
     regions = piece.regions()
     missing = _missing_speech(audio, found, regions, o)
@@ -126,7 +295,7 @@ def _second_look(audio: "np.ndarray", piece: Piece, found: list[Segment], allowe
     halves = pieces(audio, regions, HALF * sum(piece.lengths))
     if len(halves) < 2:
         return found
-    decoded, _ = backend.transcribe_many([h.audio for h in halves], language)
+    decoded, _ = backend.transcribe_many([h.audio for h in halves], language, task)
     again = [s for half, raw in zip(halves, decoded) for s in _place(raw, half, allowed, end_s, o)]
     return again if _missing_speech(audio, again, regions, o) < missing else found
 

@@ -19,8 +19,15 @@ class EventStage(Stage):
         found = events.speech_turns(r.transcript.segments, o.turn_gap_s)
         found += events.label_events(r.keyframes, r.shots, r.video.duration_s or 0.0, o.label_min_score)
         if r.transcript.segments and o.keywords:
+            from ..understand.loaders import encoder_reads
             from ..vision.text import load_text
 
-            ctx.phrases = ctx.phrases or events.Phrases(load_text())
-            found += events.keyword_events(r.transcript.segments, o.keywords, ctx.phrases)
+            model = ctx.options.vision.text_model
+            if encoder_reads(model, r.transcript.language):
+                ctx.phrases = ctx.phrases or events.Phrases(load_text(model))
+                found += events.keyword_events(r.transcript.segments, o.keywords, ctx.phrases)
+            else:  # the sentence encoder does not read this language: keywords by word statistics
+                found += events.keyword_events(r.transcript.segments, o.keywords, None)
+                self.notes.append(f"keywords by word statistics: the text encoder {model!r} does not read "
+                                  f"{r.transcript.language!r}")
         r.events = events.merge([*r.events, *found], o.merge_gap_s)

@@ -53,7 +53,16 @@ class FusionStage(Stage):
             t=np.array([[s.start, s.end] for s in segments], np.float32).reshape(-1, 2),
             vectors=text_vectors.astype(np.float16))
         head = load_text_emotion(o.text_emotion, device)
-        text_p = torch.from_numpy(head(texts)).float()
+        # The text head reads English (GoEmotions): a segment in another language is read in its
+        # English translation when there is one, else its text is left out of its emotion.
+        readable = [s.text if s.language in (None, "en") else s.text_en for s in segments]
+        text_p = torch.from_numpy(head([t or "" for t in readable])).float()
+        text_here = torch.tensor([t is not None for t in readable], dtype=torch.bool)
+        if not bool(text_here.all()):
+            self.notes.append(f"{int((~text_here).sum())} of {len(segments)} segments are not in English and have "
+                              "no translation: their emotion is from face and voice only")
+        if any(t is not None and s.language not in (None, "en") for t, s in zip(readable, segments)):
+            self.notes.append("segments not in English: the text emotion read their English translation (text_en)")
         voice_p = (torch.tensor([[v[e] for e in fusion.EMOTIONS] for v in ctx.voice]) if ctx.voice
                    else torch.zeros(len(segments), len(fusion.EMOTIONS)))
         kv = ctx.keyframe_vectors
@@ -67,7 +76,8 @@ class FusionStage(Stage):
         inputs = fusion.FusionInputs(
             text=torch.from_numpy(np.asarray(text_vectors, np.float32)), prosody=fusion.prosody_matrix(segments),
             text_p=text_p, voice_p=voice_p, frames=frames, face_p=face_p, has_face=has_face,
-            window=fusion.windows(np.array([[s.start, s.end] for s in segments]), frame_t, o.window_s))
+            window=fusion.windows(np.array([[s.start, s.end] for s in segments]), frame_t, o.window_s),
+            text_here=text_here)
         model = load_fusion(o, text_vectors.shape[1])
         with torch.inference_mode():
             out = model(inputs)

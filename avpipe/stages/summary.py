@@ -25,6 +25,12 @@ def not_measured(ctx: VideoContext) -> dict[str, str]:
     for stage, what in DESCRIBED.items():
         if stage == "speech" and ctx.media is not None and ctx.media.audio_stream is None:
             continue
+        left = ctx.result.transcript.untranscribed if stage == "speech" else []
+        if left:
+            seconds = sum(u.end - u.start for u in left)
+            languages = ", ".join(sorted({u.language or "unknown" for u in left}))
+            gaps[stage] = f"{what}: {seconds:.0f} s of speech in {languages} was heard, but {left[0].reason}"
+            continue
         if stage not in ctx.options.stages:
             gaps[stage] = f"{what}: the pipeline has no {stage!r} stage"
         elif stage in ctx.failed:

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..schema import Event, Keyframe, Segment, Shot
+from ..words import tokens, unspaced
 
 if TYPE_CHECKING:
     import numpy as np
@@ -115,8 +116,49 @@ def keywords(text: str, n: int, phrases: Phrases) -> list[tuple[str, float]]:
     return kept[:n]
 
 
-def keyword_events(segments: list[Segment], n: int, phrases: Phrases) -> list[Event]:
-    """A ``keyword`` event wherever one of the salient terms is said (from word timestamps)."""
+def lexical_keywords(texts: list[str], n: int) -> list[tuple[str, float]]:
+    """The ``n`` most salient words of ``texts`` (the segments of one video) in any language:
+    words said in several segments but not in nearly all, by summed TF-IDF over the segments.
+    For text the sentence encoder does not read; KeyBERT on it would rank noise. Words written
+    without spaces (Chinese, Japanese, Thai) are scored as character pairs."""
+    import math
+    from collections import Counter
+
+    docs = []
+    for t in texts:
+        if unspaced(t) and " " not in t.strip():
+            docs.append([w for w in tokens(t) if len(w) == 2])
+        else:  # one term per written word, as said (its ending kept: "지하철역은" stays whole)
+            docs.append([w for w in (_norm_any(x) for x in t.split()) if len(w) > 1])
+    df = Counter(w for d in docs for w in set(d))
+    score: Counter = Counter()
+    for d in docs:
+        for w, c in Counter(d).items():
+            score[w] += (1 + math.log(c)) * math.log((1 + len(docs)) / (1 + df[w]) + 1)
+    top = max(score.values(), default=0.0) or 1.0
+    return [(w, round(v / top, 4)) for w, v in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def _norm_any(word: str) -> str:
+    """A written word, case-folded, without its punctuation (any script)."""
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFKC", word).casefold() if ch.isalnum())
+
+
+def keyword_events(segments: list[Segment], n: int, phrases: Phrases | None) -> list[Event]:
+    """A ``keyword`` event wherever one of the salient terms is said (from word timestamps).
+    Without ``phrases`` (text the sentence encoder does not read) the terms are
+    :func:`lexical_keywords`."""
+    if phrases is None:
+        terms = lexical_keywords([s.text for s in segments], n)
+        words = [(w.start, w.end, _norm_any(w.word)) for s in segments for w in s.words]
+        events = []
+        for term, score in terms:
+            for start, end, w in words:
+                if term in w if len(term) == 2 and unspaced(term) else w == term:
+                    events.append(Event(start=start, end=end, kind="keyword", label=term, score=score))
+        return events
     terms = keywords(" ".join(s.text for s in segments), n, phrases)
     words = [(w.start, w.end, _norm(w.word)) for s in segments for w in s.words]
     tokens = [t for _, _, t in words]

@@ -57,6 +57,9 @@ class FusionInputs:
     face_p: torch.Tensor  # [K, 7]
     has_face: torch.Tensor  # [K] bool
     window: torch.Tensor  # [S, K] bool
+    #: [S] bool: the text head can read the segment (its language is one the head was trained on,
+    #: or it has an English translation); None: every segment.
+    text_here: torch.Tensor | None = None
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Fusion(nn.Module):
         attention, sim = self.attend(x)
         salience = (attention * sim).sum(-1)
         evidence = attention @ x.frames
-        text_here = torch.ones(s, dtype=torch.bool)
+        text_here = x.text_here if x.text_here is not None else torch.ones(s, dtype=torch.bool)
         voice_here = x.voice_p.sum(-1) > 0
         if self.strategy == "hybrid":
             # the face evidence the attention chose, among frames that have faces
@@ -141,7 +144,8 @@ class Fusion(nn.Module):
         else:
             probs = self._mix([x.text_p, face, x.voice_p], [text_here, has_face, voice_here])
         nan = torch.full_like(face, float("nan"))
-        by_modality = {"text": x.text_p, "face": torch.where(has_face.unsqueeze(-1), face, nan),
+        by_modality = {"text": torch.where(text_here.unsqueeze(-1), x.text_p, nan),
+                       "face": torch.where(has_face.unsqueeze(-1), face, nan),
                        "voice": torch.where(voice_here.unsqueeze(-1), x.voice_p, nan)}
         return FusionOutput(probs=probs, by_modality=by_modality, attention=attention, salience=salience,
                             evidence=evidence)

@@ -21,6 +21,28 @@ def shared_text_encoder(options: "VisionOptions", device: str = "cpu"):
     return load_encoder(options, device)
 
 
+#: Text encoders whose names say they read many languages (multilingual-e5, paraphrase-multilingual,
+#: bge-m3, LaBSE, XLM-R based); any other is taken to read English only, as the bundled MiniLM does.
+MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "xlm")
+
+
+def encoder_reads(name: str, language: str | None) -> bool:
+    """Whether the text encoder ``name`` (registry name, hub id or folder) reads ``language``
+    (None: not known, taken as English): the registry says so, or the name does."""
+    from ..models import REGISTRY
+
+    if language in (None, "en"):
+        return True
+    spec = REGISTRY.get(name)
+    return bool(spec and spec.multilingual) or any(hint in name.lower() for hint in MULTILINGUAL_HINTS)
+
+
+def shared_space_reads(options: "VisionOptions", language: str | None) -> bool:
+    """Whether the shared space's text side reads ``language``: where it does not, its
+    embeddings of that text are noise, and the summary takes the language-agnostic path."""
+    return encoder_reads((options.clip_model or "") if options.backend == "clip" else options.text_model, language)
+
+
 @once
 def load_text_emotion(folder: str | None, device: str = "cpu") -> "TextEmotion":
     from ..vision.text import load_text

@@ -55,6 +55,21 @@ def mmr(scores: "np.ndarray", vectors: "np.ndarray", k: int, balance: float = 0.
     return chosen
 
 
+def lexical_vectors(texts: list[str]) -> "np.ndarray":
+    """Unit TF-IDF vectors of ``texts`` over :func:`avpipe.words.tokens` (any language, any
+    script): the segments' space for centrality, diversity and topic shifts when the sentence
+    encoder does not read their language."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ..words import tokens
+
+    if not any(tokens(t) for t in texts):
+        return np.zeros((len(texts), 1), np.float32)
+    table = TfidfVectorizer(analyzer=tokens, sublinear_tf=True, norm="l2").fit_transform(texts)
+    return np.asarray(table.toarray(), np.float32)
+
+
 def sentence_scores(vectors: "np.ndarray", salience: list[float | None], weight: float) -> "np.ndarray":
     """Centrality in the shared space, raised by visual salience (clipped at 0)."""
     import numpy as np
@@ -135,11 +150,12 @@ def _title(result: Result, start: float, end: float, phrases: "Phrases | None") 
     """A chapter's title: its most salient phrase, else its most common visual label."""
     from collections import Counter
 
-    text = " ".join(s.text for s in result.transcript.segments if start <= s.start < end)
-    if text and phrases is not None:
-        from .events import keywords
+    said = [s.text for s in result.transcript.segments if start <= s.start < end]
+    text = " ".join(said)
+    if text:
+        from .events import keywords, lexical_keywords
 
-        found = keywords(text, 2, phrases)
+        found = keywords(text, 2, phrases) if phrases is not None else lexical_keywords(said, 2)
         if found:
             title = ", ".join(phrase for phrase, _ in found)
             return title[:1].upper() + title[1:]
@@ -202,7 +218,7 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     import numpy as np
 
     from ..vision.text import load_text
-    from .loaders import shared_text_encoder
+    from .loaders import encoder_reads, shared_space_reads, shared_text_encoder
 
     segments = result.transcript.segments
     if not segments:
@@ -215,22 +231,28 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
                 summary.text = " ".join([written, *_gap_sentences(not_measured or {})])
             summary.method = options.model
         return summary
+    reads = shared_space_reads(vision, result.transcript.language)
+    reads_words = encoder_reads(vision.text_model, result.transcript.language)  # key phrases' encoder
     vectors = segment_vectors
-    if vectors is None or len(vectors) != len(segments):
+    if not reads:  # the encoder's vectors of this language are noise: word statistics instead
+        vectors = lexical_vectors([s.text for s in segments])
+    elif vectors is None or len(vectors) != len(segments):
         vectors = shared_text_encoder(vision, device).encode_texts([s.text for s in segments])
     vectors = np.asarray(vectors, np.float32)
     scores = sentence_scores(vectors, [s.salience for s in segments], options.salience_weight)
-    if captions is not None and len(captions[0]) and options.caption_weight > 0:
+    if reads and captions is not None and len(captions[0]) and options.caption_weight > 0:
         scores = scores * (1.0 + options.caption_weight * caption_closeness(result, vectors, *captions))
     n_high = max(options.min_highlights, min(options.max_highlights, len(segments) // 3))
     picks = mmr(scores, vectors, n_high)
     highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
     paragraph = " ".join(segments[i].text.strip() for i in sorted(picks[: options.sentences]))
-    if phrases is None:
+    if phrases is None and reads_words:
         from .events import Phrases
 
-        phrases = Phrases(load_text("minilm", device))
-    method = "extractive"
+        phrases = Phrases(load_text(vision.text_model, device))
+    elif not reads_words:
+        phrases = None  # chapter titles by word statistics (:func:`_title`)
+    method = "extractive" if reads else "extractive-lexical"
     if options.backend == "transformers":
         from .generate import generate
 

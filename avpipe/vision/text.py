@@ -1,4 +1,8 @@
-"""The text side of the shared space for the offline default: all-MiniLM-L6-v2 (bundled)."""
+"""The text side of the shared space for the efficientnet backend: a sentence-transformers
+encoder, all-MiniLM-L6-v2 by default (bundled, English); a multilingual one by registry name
+(``multilingual-minilm``, ``multilingual-e5-base``, ``bge-m3``: from the Hugging Face cache) or
+folder makes the whole space read every language, since the keyframes are mixes of class names
+embedded by the same encoder (ConSE)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ if TYPE_CHECKING:
 
 
 class MiniLMText:
-    """Sentence embeddings (384-d, unit length) from the bundled sentence-transformers model."""
+    """Unit-length sentence embeddings from a sentence-transformers model (MiniLM: 384-d), with
+    the registry's input prefix for it (E5's "query: ")."""
 
     def __init__(self, model: str = "minilm", device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a bundled folder needs no hub
@@ -22,12 +27,17 @@ class MiniLMText:
 
         hf_logging.disable_progress_bar()  # no per-worker "Loading weights" bars in batch logs
 
+        from ..models import REGISTRY
+
         self.model_name = model
+        spec = REGISTRY.get(model)
+        self.prefix = spec.text_prefix if spec else ""
         self.model = SentenceTransformer(str(resolve(model)), device=device, local_files_only=True)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> "np.ndarray":
         import numpy as np
 
+        texts = [self.prefix + t for t in texts] if self.prefix else texts
         vectors = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                                     show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
