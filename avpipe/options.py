@@ -25,6 +25,12 @@ def within(default: float, *, gt: float | None = None, ge: float | None = None, 
     return field(default=default, metadata={"bounds": (gt, ge, le)})
 
 
+#: Options that moved from one section to another, ``(old section, key): new section``: a
+#: pipeline file that still uses the old place is told where the key lives now.
+MOVED: dict[tuple[str, str], str] = {("shots", "keyframe_interval_s"): "keyframes", ("shots", "drift"): "keyframes",
+                                     ("shots", "min_keyframe_gap_s"): "keyframes"}
+
+
 #: CTranslate2's compute types (faster-whisper); the other backends map them to torch dtypes.
 COMPUTE_TYPES = ("auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                  "bfloat16", "float32")
@@ -67,13 +73,6 @@ class ShotOptions:
     # histogram: cut when the colour-histogram distance (0..1, Hellinger) between neighbouring
     # sampled frames exceeds this.
     threshold: float = within(0.35, gt=0, le=1)
-    # A shot longer than this gets one keyframe per this many seconds, not just one.
-    keyframe_interval_s: float = within(10.0, ge=0.5, le=3600)
-    # A new keyframe inside a shot when the picture drifts this far (0..1: the larger of the
-    # colour-histogram and the grey-layout distances) from the shot's keyframe so far; 0: never.
-    drift: float = within(0.35, ge=0, le=1)
-    # Keyframes opened by drift are at least this many seconds apart.
-    min_keyframe_gap_s: float = within(2.0, ge=0.1, le=3600)
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,14 @@ class SpeakerOptions:
 
 @dataclass(frozen=True)
 class KeyframeOptions:
+    # How keyframes are chosen (avpipe/shots/keyframes.py): at least one per shot, and
+    # a shot longer than this gets one keyframe per this many seconds, not just one.
+    keyframe_interval_s: float = within(10.0, ge=0.5, le=3600)
+    # A new keyframe inside a shot when the picture drifts this far (0..1: the larger of the
+    # colour-histogram and the grey-layout distances) from the shot's keyframe so far; 0: never.
+    drift: float = within(0.35, ge=0, le=1)
+    # Keyframes opened by drift are at least this many seconds apart.
+    min_keyframe_gap_s: float = within(2.0, ge=0.1, le=3600)
     # Write a JPEG thumbnail of every keyframe into ``keyframes/`` beside result.json.
     thumbnails: bool = True
     # Longest side of the thumbnail in pixels. The vision stage reads the same JPEG, so this

@@ -19,29 +19,24 @@ from . import __version__
 from .errors import PipelineConfigError
 from .options import PipelineOptions
 from .schema import Result, VideoInfo
-from .stages import stage_class
+from .stages import stage_class, wiring_problem
 from .stages.base import Stage, VideoContext
 
 
 def build_stages(options: PipelineOptions) -> list[Stage]:
-    """Instantiate the pipeline's stages; the decode stage gets the frame consumers after it."""
+    """Instantiate the pipeline's stages; the decode stage gets the frame consumers after it, and
+    decodes the audio track when a later stage reads it. Options made in code rather than read
+    from a file get the same ordering rule (:func:`avpipe.stages.wiring_problem`)."""
     from .stages.decode import DecodeStage
 
-    names = list(options.stages)
-    built: list[Stage] = []
-    consumers: list[Stage] = []
-    for name in names:
-        if name == "decode":
-            continue
-        stage = stage_class(name)()
-        if type(stage).on_frame is not Stage.on_frame:
-            if "decode" not in names or names.index(name) < names.index("decode"):
-                raise PipelineConfigError(f"stage {name!r} consumes frames and must come after 'decode'")
-            consumers.append(stage)
-        built.append(stage)
-    if "decode" in names:
-        wants_audio = any("audio" in s.needs for s in built)
-        built.insert(names.index("decode"), DecodeStage(consumers, audio=wants_audio))
+    problem = wiring_problem(options.stages)
+    if problem:
+        raise PipelineConfigError(problem)
+    built: list[Stage] = [stage_class(name)() for name in options.stages if name != "decode"]
+    if "decode" in options.stages:
+        consumers = [s for s in built if type(s).on_frame is not Stage.on_frame]
+        wants_audio = any("audio" in (*s.reads, *s.optional_reads) for s in built)
+        built.insert(options.stages.index("decode"), DecodeStage(consumers, audio=wants_audio))
     return built
 
 

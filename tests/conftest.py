@@ -1,4 +1,4 @@
-"""Shared fixtures: generated media (see tests/media.py), the shared real clips, bad inputs."""
+"""Shared fixtures: generated media (see tests/media/), the shared real clips, bad inputs."""
 
 from __future__ import annotations
 

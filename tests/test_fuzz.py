@@ -73,7 +73,7 @@ def _mutants(sources: list[bytes], count: int, rng: np.random.Generator) -> list
 
 def _shape(rng: np.random.Generator) -> tuple[str, str]:
     """One intact clip of a random shape: (file name, ffmpeg arguments, output last as in
-    tests/media.py's recipes). PCM in MOV where the layout is a custom order (the MOV ``chan``
+    tests/media/clips.py's recipes). PCM in MOV where the layout is a custom order (the MOV ``chan``
     atom keeps it), FLAC in Matroska otherwise; 1 to 3 s."""
     layout = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
     seconds = int(rng.integers(1, 4))

@@ -3,7 +3,7 @@ as a channel map, stereo whose channels cancel in a mono mix, an animated WebP, 
 picture track beside the video. Each test reproduces one row of the red-team table; the bounded
 soak over the same media lives in test_fuzz.
 
-The clips are made here with the exact commands kept (``RECIPES``, run like tests/media.py's),
+The clips are made here with the exact commands kept (``RECIPES``, run like tests/media/clips.py's),
 from FFmpeg's lavfi sources and the repository's own ``sample_videos/jfk.mp4``.
 """
 
@@ -23,7 +23,7 @@ import media
 JFK = Path(__file__).resolve().parent.parent / "sample_videos" / "jfk.mp4"
 
 #: name -> ffmpeg arguments (after ``ffmpeg -y -hide_banner -loglevel error``), output last, as
-#: in tests/media.py; ``{jfk}`` is sample_videos/jfk.mp4. ``zero_frames.mkv`` is made by
+#: in tests/media/clips.py; ``{jfk}`` is sample_videos/jfk.mp4. ``zero_frames.mkv`` is made by
 #: :func:`zero_frames` instead (ffmpeg opens no encoder for a stream that gets no frame).
 RECIPES: dict[str, str] = {
     # 7.1 PCM in MOV, its channels listed as FL+FR+FC+LFE+SL+SR+BL+BR in the `chan` atom: not
@@ -96,7 +96,7 @@ def make(name: str, folder: Path) -> Path:
 
 
 def has_encoder(name: str) -> bool:
-    """Whether tests/media.py's ffmpeg build has the encoder ``name``."""
+    """Whether tests/media's ffmpeg build has the encoder ``name``."""
     listing = subprocess.run([media.FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
     return any(line.split()[1:2] == [name] for line in listing.splitlines() if line.strip())
 

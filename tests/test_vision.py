@@ -139,7 +139,7 @@ def _cli_json(*args: str, cwd: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_cnn_faces_beat_haar_on_annotated_real_pictures(photos, astronaut, tmp_path):
-    """`avpipe eval faces` on tests/media.py's FACE_SET (22 faces drawn by hand in film frames and
+    """`avpipe eval faces` on tests/media/images.py's FACE_SET (22 faces drawn by hand in film frames and
     photos, 22 face-free photos): the CNN finds as many as the cascade with no false face, and at
     confidence 0.5 also the two faces in profile that the cascade never finds."""
     images, _ = media.face_set(tmp_path)

@@ -21,35 +21,37 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from ..schema import Event, Shot
-from .base import Transition
+from .base import CutDetector, Transition
 from .keyframes import KeyframeCandidate, KeyframeChooser
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..options import ShotOptions
+    from ..options import KeyframeOptions, ShotOptions
 
-__all__ = ["BACKENDS", "KeyframeCandidate", "ShotDetector", "Transition", "make_detector"]
+__all__ = ["BACKENDS", "CutDetector", "KeyframeCandidate", "ShotDetector", "Transition", "make_detector"]
 
-#: The ``[shots] backend`` choices.
-BACKENDS = ("adaptive", "transnetv2", "histogram")
+#: The ``[shots] backend`` choices: each name's :class:`~.base.CutDetector`, made for a video's
+#: options, frame rate and device (the module is imported on first use).
+BACKENDS: dict[str, "Callable[[ShotOptions, float, str], CutDetector]"] = {
+    "adaptive": lambda o, fps, device: _load("adaptive", "AdaptiveDetector")(o, fps),
+    "transnetv2": lambda o, fps, device: _load("transnet", "TransNetDetector")(
+        o, fps, device=device, batch=8 if device.startswith("cuda") else 1),
+    "histogram": lambda o, fps, device: _load("histogram", "HistogramDetector")(o),
+}
 
 
-def make_detector(options: "ShotOptions", fps: float, device: str = "cpu"):
+def _load(module: str, name: str):
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def make_detector(options: "ShotOptions", fps: float, device: str = "cpu") -> CutDetector:
     """The cut detector ``options.backend`` names, for a video of ``fps`` frames a second."""
-    if options.backend == "adaptive":
-        from .adaptive import AdaptiveDetector
-
-        return AdaptiveDetector(options, fps)
-    if options.backend == "transnetv2":
-        from .transnet import TransNetDetector
-
-        return TransNetDetector(options, fps, device=device, batch=8 if device.startswith("cuda") else 1)
-    if options.backend == "histogram":
-        from .histogram import HistogramDetector
-
-        return HistogramDetector(options)
-    raise ValueError(f"unknown shots backend {options.backend!r}; known: {', '.join(BACKENDS)}")
+    if options.backend not in BACKENDS:
+        raise ValueError(f"unknown shots backend {options.backend!r}; known: {', '.join(BACKENDS)}")
+    return BACKENDS[options.backend](options, fps, device)
 
 
 @dataclass
@@ -63,14 +65,18 @@ class ShotDetector:
     # Turns a chosen keyframe's pixels into the bytes kept for it (a JPEG thumbnail); None
     # keeps no pixels at all.
     encode: "Callable[[np.ndarray], bytes] | None" = None
+    # How keyframes are chosen (interval, drift); the defaults where None.
+    keyframes: "KeyframeOptions | None" = None
     last_t: float | None = None
     _step: float = 0.5
-    detector: object = field(init=False)
+    detector: CutDetector = field(init=False)
     chooser: KeyframeChooser = field(init=False)
 
     def __post_init__(self) -> None:
         self.detector = make_detector(self.options, self.fps, self.device)
-        self.chooser = KeyframeChooser(self.options, self.encode)
+        from ..options import KeyframeOptions
+
+        self.chooser = KeyframeChooser(self.keyframes or KeyframeOptions(), self.encode)
 
     @property
     def reads_glances(self) -> bool:

@@ -1,5 +1,5 @@
-"""What every shot detector shares: the transition record, and the bookkeeping that turns a
-stream of candidate transitions into final ones.
+"""What every shot detector shares: the :class:`CutDetector` interface, the transition record,
+and the bookkeeping that turns a stream of candidate transitions into final ones.
 
 A detector reads pictures in time order and proposes candidates as soon as it has seen enough
 frames after them. Candidates can still conflict (a cut proposed at the edge of a fade, two
@@ -10,6 +10,10 @@ later can contend with it, then keeps the strongest of those that do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Which kind wins when two transitions are closer than ``min_shot_s``: a fade through black
 #: explains a cut at its edge; a hard cut explains a gradual change next to it.
@@ -73,3 +77,25 @@ class Settler:
         """Everything, final."""
         self.settle(float("inf"))
         return self.final
+
+
+class CutDetector(Protocol):
+    """What :class:`avpipe.shots.ShotDetector` asks of a cut detector (``[shots] backend``; the
+    classes :data:`avpipe.shots.BACKENDS` names). It is fed pictures in time order, a glance of
+    every decoded frame or, for a detector that reads no glances, each sampled frame."""
+
+    #: Holds the candidates; ``settler.settled`` says up to when ``transitions`` is final.
+    settler: Settler
+
+    @property
+    def transitions(self) -> list[Transition]:
+        """The transitions decided so far, in time order (final up to ``settler.settled``)."""
+        ...
+
+    def add(self, t: float, picture: "np.ndarray") -> None:
+        """The next picture, at ``t`` seconds."""
+        ...
+
+    def finish(self) -> list[Transition]:
+        """Every transition, final, once the last picture was added."""
+        ...

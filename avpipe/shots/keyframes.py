@@ -13,7 +13,8 @@ keyframes of a video at one per that many seconds plus one per shot.
 Each piece's keyframe is its sharpest sample (variance of the Laplacian: blur and fades score
 low), never a frame inside a dissolve or fade (a blend of two shots) when the piece has
 another. Only the current best's pixels are held; a chosen keyframe is kept as a small JPEG
-(``encode``), so a 10-hour video's keyframes cost megabytes. Frames wait (bounded: the
+(``encode``: :func:`encode_thumbnail`), so a 10-hour video's keyframes cost megabytes; the
+stages that look at them decode it with :func:`decode_jpeg`. Frames wait (bounded: the
 detector's look-ahead and SPAN_S, a few seconds) until the shot boundaries around them are
 final.
 """
@@ -29,7 +30,7 @@ from .histogram import colour_histogram, histogram_distance, sharpness
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..options import ShotOptions
+    from ..options import KeyframeOptions
     from .base import Transition
 
 
@@ -50,6 +51,28 @@ class KeyframeCandidate:
     jpeg: bytes | None = None
     why: str = "shot"
     look: tuple | None = None  # (colour histogram, grey layout) for drift
+
+
+def encode_thumbnail(image: "np.ndarray", size: int, quality: int) -> bytes:
+    """An RGB frame as JPEG bytes, scaled so its longest side is at most ``size`` pixels."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, size / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_jpeg(jpeg: bytes) -> "np.ndarray":
+    """A keyframe's JPEG thumbnail back as an RGB array (what the vision models read)."""
+    import cv2
+    import numpy as np
+
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 #: The grey layout drift compares, and the shifts (in its cells) it forgives: a camera that
@@ -90,7 +113,7 @@ class KeyframeChooser:
     """``add`` sampled frames; ``advance`` with the final transitions once they are known up to
     a time; ``finish`` at the end. ``keyframes`` holds the chosen ones, in time order."""
 
-    options: "ShotOptions"
+    options: "KeyframeOptions"
     encode: "Callable[[np.ndarray], bytes] | None" = None
     keyframes: list[KeyframeCandidate] = field(default_factory=list)
     _waiting: deque = field(default_factory=deque)  # sampled frames (t, image) not yet placed

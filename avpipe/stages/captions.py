@@ -7,7 +7,9 @@ read them; the summary reads them from the result."""
 from __future__ import annotations
 
 from ..device import resolve_device
-from .base import CaptionVectors, Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
+from .base import CaptionVectors, ModelUse, Stage, VideoContext, text_model_use
 
 
 def shot_keyframes(ctx: VideoContext) -> list[int]:
@@ -26,14 +28,25 @@ class CaptionStage(Stage):
     """One batched VLM pass over the shots' keyframes; greedy, so the same video gives the same captions."""
 
     name = "captions"
-    needs = ("keyframes",)
+    section = "captions"
+    reads = ("keyframes",)
+    optional_reads = ("shots",)
+    writes = ("captions", "caption vectors", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        return [text_model_use(options), ModelUse("[captions] model", options.captions.model, ("transformers",))]
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        if not options.captions.model:
+            raise PipelineConfigError(f"{where} [captions] model: the captions stage needs a VLM's hub id or folder")
 
     def run(self, ctx: VideoContext) -> None:
-        import cv2
         import numpy as np
 
-        from ..errors import PipelineConfigError
         from ..schema import Event
+        from ..shots.keyframes import decode_jpeg
         from ..understand.loaders import shared_text_encoder
         from ..vision.vlm import caption, load_vlm
 
@@ -46,8 +59,7 @@ class CaptionStage(Stage):
             return
         vlm = load_vlm(o.model, device)
         self.backend, self.model = o.backend, o.model
-        images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(ctx.keyframe_images[i].jpeg, np.uint8), cv2.IMREAD_COLOR),
-                               cv2.COLOR_BGR2RGB) for i in chosen]
+        images = [decode_jpeg(ctx.keyframe_images[i].jpeg) for i in chosen]
         texts = caption(vlm, images, o.prompt, o.max_new_tokens, o.batch_size)
         keyframes, shots = ctx.result.keyframes, ctx.result.shots
         events = []

@@ -14,7 +14,9 @@ class DecodeStage(Stage):
     """Frames to the consumers as they are decoded (nothing holds the whole video), then audio."""
 
     name = "decode"
-    needs = ("media",)
+    section = "decode"
+    reads = ("media",)
+    writes = ("frames", "audio")
 
     def __init__(self, consumers: list[Stage], audio: bool) -> None:
         super().__init__()

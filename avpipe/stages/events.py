@@ -3,13 +3,21 @@ time-ordered list of every event (:mod:`avpipe.understand.events`)."""
 
 from __future__ import annotations
 
-from .base import Stage, VideoContext
+from ..options import PipelineOptions
+from .base import ModelUse, Stage, VideoContext, text_model_use
 
 
 class EventStage(Stage):
     """Adds its own events to those earlier stages made, and merges near duplicates."""
 
     name = "events"
+    section = "events"
+    optional_reads = ("segments", "shots", "keyframe labels", "phrases", "events")
+    writes = ("events", "phrases")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        return [text_model_use(options)] if options.events.keywords else []
 
     def run(self, ctx: VideoContext) -> None:
         from ..understand import events

@@ -5,10 +5,13 @@ keyframes' vectors as text evidence of what is seen."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..device import resolve_device
-from .base import CaptionVectors, SegmentVectors, Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
+from .base import CaptionVectors, ModelUse, SegmentVectors, Stage, VideoContext, text_model_use
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,7 +37,21 @@ class FusionStage(Stage):
     """Each transcript segment attends to the keyframes around it; its emotion mixes all three."""
 
     name = "fusion"
-    needs = ("segments",)
+    section = "fusion"
+    reads = ("segments",)
+    optional_reads = ("voice", "keyframes", "keyframe vectors", "caption vectors")
+    writes = ("segment vectors", "emotions", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        return [text_model_use(options)]
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        for key in ("align_weights", "text_emotion"):
+            value = getattr(options.fusion, key)
+            if value is not None and not Path(value).expanduser().exists():
+                raise PipelineConfigError(f"{where} [fusion] {key} = {value!r}: no such file or folder")
 
     def run(self, ctx: VideoContext) -> None:
         import numpy as np

@@ -3,34 +3,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..atomic import atomic_write_bytes
 from .base import Stage, VideoContext
-
-if TYPE_CHECKING:
-    import numpy as np
-
-
-def encode_thumbnail(image: "np.ndarray", size: int, quality: int) -> bytes:
-    """An RGB frame as JPEG bytes, scaled so its longest side is at most ``size`` pixels."""
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = min(1.0, size / max(h, w))
-    if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
 
 
 class KeyframeStage(Stage):
     """``result.keyframes`` from the shots stage's candidates, with thumbnails written."""
 
     name = "keyframes"
-    needs = ("frames",)
+    section = "keyframes"
+    reads = ("keyframe candidates",)
+    writes = ("keyframes",)
 
     def run(self, ctx: VideoContext) -> None:
         from ..schema import Keyframe

@@ -10,6 +10,7 @@ class ProbeStage(Stage):
     """Opens the file and chooses its streams; the only stage whose failure fails the video."""
 
     name = "probe"
+    writes = ("media",)
 
     def run(self, ctx: VideoContext) -> None:
         from ..probe import probe

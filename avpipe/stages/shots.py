@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
+from .base import ModelUse, Stage, VideoContext
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,13 +22,14 @@ def _detector(ctx: VideoContext) -> "ShotDetector":
 
         from ..device import resolve_device
         from ..shots import ShotDetector
-        from .keyframes import encode_thumbnail
+        from ..shots.keyframes import encode_thumbnail
 
         o, kf = ctx.options.shots, ctx.options.keyframes
         stream = ctx.media.streams[ctx.media.video_stream] if ctx.media.video_stream is not None else None
         device = resolve_device(ctx.options.device, "torch") if o.backend == "transnetv2" else "cpu"
         ctx.shot_detector = ShotDetector(o, fps=(stream.fps if stream and stream.fps else 25.0), device=device,
-                                         encode=partial(encode_thumbnail, size=kf.thumbnail_size, quality=kf.jpeg_quality))
+                                         encode=partial(encode_thumbnail, size=kf.thumbnail_size, quality=kf.jpeg_quality),
+                                         keyframes=kf)
     return ctx.shot_detector
 
 
@@ -34,7 +37,20 @@ class ShotStage(Stage):
     """Shots, shot_change events, and keyframe candidates (kept as JPEG thumbnails)."""
 
     name = "shots"
-    needs = ("frames",)
+    section = "shots"
+    reads = ("frames",)
+    writes = ("shots", "keyframe candidates", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        return [ModelUse("[shots] backend", "transnetv2")] if options.shots.backend == "transnetv2" else []
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        if options.shots.backend != "histogram" and options.decode.backend == "decord":
+            raise PipelineConfigError(f"{where}: [shots] backend = {options.shots.backend!r} reads every frame, which "
+                                      "the decord reader does not give; use [decode] backend = \"auto\" or \"pyav\", "
+                                      "or [shots] backend = \"histogram\"")
 
     def wants_glances(self, ctx: VideoContext) -> bool:
         return ctx.options.shots.backend != "histogram"

@@ -3,14 +3,21 @@ speaker_change event where the turn passes."""
 
 from __future__ import annotations
 
-from .base import Stage, VideoContext
+from ..options import PipelineOptions
+from .base import ModelUse, Stage, VideoContext
 
 
 class SpeakerStage(Stage):
     """Diarization over the transcript: speakers on segments and words; segments split at turns."""
 
     name = "speakers"
-    needs = ("audio", "segments")
+    section = "speakers"
+    reads = ("audio", "segments")
+    writes = ("speaker turns", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        return [ModelUse("[speakers]", "resemblyzer-ge2e")]
 
     def run(self, ctx: VideoContext) -> None:
         from ..device import resolve_device

@@ -3,7 +3,54 @@
 from __future__ import annotations
 
 from ..device import resolve_device
-from .base import Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions, SpeechOptions
+from .base import ModelUse, Stage, VideoContext
+
+
+def speech_models(speech: SpeechOptions) -> list[tuple[str, str]]:
+    """``(key, model)`` for each model the speech stage may transcribe with: ``model``, or with
+    "auto" the English and the multilingual one; an English-only model's multilingual fallback."""
+    from ..models import REGISTRY
+
+    if speech.model == "auto":
+        out = [("[speech] english_model", speech.english_model), ("[speech] multilingual_model", speech.multilingual_model)]
+    else:
+        out = [("[speech] model", speech.model)]
+        spec = REGISTRY.get(speech.model)
+        if spec is not None and spec.english_only and speech.language is None:
+            out.append(("[speech] multilingual_model", speech.multilingual_model))
+    return [(key, name) for key, name in out if name]
+
+
+def _speech_kinds(backend: str, model: str) -> tuple[str, ...]:
+    """What a speech model path may be for ``backend``: every backend starts from CTranslate2's
+    files; openai-whisper also takes its own .pt checkpoint, transformers a transformers folder."""
+    if backend == "openai-whisper" and model.endswith(".pt"):
+        return ("openai-whisper-pt",)
+    return {"transformers": ("transformers", "whisper-ct2")}.get(backend, ("whisper-ct2",))
+
+
+def _check_language(where: str, speech: SpeechOptions) -> None:
+    """``[speech] language`` is one of Whisper's codes, and "en" for an English-only model
+    (which would otherwise ignore it in silence)."""
+    from ..models import REGISTRY
+
+    head = REGISTRY.get(speech.language_model)
+    if speech.language is None and head is not None and head.english_only:
+        raise PipelineConfigError(f"{where} [speech] language_model = {speech.language_model!r} is English-only; "
+                                  "the language head needs a multilingual model (e.g. \"base\")")
+    if speech.language is None:
+        return
+    from faster_whisper.tokenizer import _LANGUAGE_CODES  # Whisper's list; openai-whisper has the same one
+
+    if speech.language not in _LANGUAGE_CODES:
+        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r} is not a Whisper language code "
+                                  "(ISO 639-1, e.g. \"en\", \"de\", \"ja\"); leave it out to detect the language")
+    spec = REGISTRY.get(speech.model)
+    if spec is not None and spec.english_only and speech.language != "en":
+        raise PipelineConfigError(f"{where} [speech] language = {speech.language!r}: model {speech.model!r} is "
+                                  "English-only; use a multilingual model (e.g. \"base\") or language = \"en\"")
 
 
 class SpeechStage(Stage):
@@ -12,7 +59,35 @@ class SpeechStage(Stage):
     untranscribed (no model for its language) makes the stage partial."""
 
     name = "speech"
-    needs = ("audio",)
+    section = "speech"
+    reads = ("audio",)
+    optional_reads = ("media",)
+    writes = ("segments", "speech regions")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        o, ct2 = options.speech, ("whisper-ct2",)
+        uses = [ModelUse(key, name, _speech_kinds(o.backend, name), registry=ct2) for key, name in speech_models(o)]
+        if o.language is None:
+            uses.append(ModelUse("[speech] language_model", o.language_model, ct2, registry=ct2))
+        return uses
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        from ..models import REGISTRY
+
+        speech = options.speech
+        if not speech.model or (speech.model == "auto" and not (speech.english_model or speech.multilingual_model)):
+            raise PipelineConfigError(f"{where} [speech] model: name a model, or \"auto\" with english_model or "
+                                      "multilingual_model set")
+        if speech.language is None and not speech.language_model:
+            raise PipelineConfigError(f"{where} [speech] language_model = \"\": the language head needs a "
+                                      "multilingual Whisper model (e.g. \"base\"), or give [speech] language")
+        multilingual = REGISTRY.get(speech.multilingual_model)
+        if multilingual is not None and multilingual.english_only:
+            raise PipelineConfigError(f"{where} [speech] multilingual_model = {speech.multilingual_model!r} is "
+                                      "English-only; name a multilingual model (e.g. \"base\"), or \"\" for none")
+        _check_language(where, speech)
 
     def run(self, ctx: VideoContext) -> None:
         from ..speech import transcribe

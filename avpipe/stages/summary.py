@@ -9,8 +9,10 @@ recorded in ``result.errors`` (type ``NotMeasured``) and so the video is ``parti
 from __future__ import annotations
 
 from ..device import resolve_device
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
 from ..schema import StageError
-from .base import Stage, VideoContext
+from .base import ModelUse, Stage, VideoContext, text_model_use
 
 #: What a summary without a transcript describes: the stage that measures it, and how to say it
 #: was not measured.
@@ -45,6 +47,25 @@ class SummaryStage(Stage):
     """Extractive by default; a generative model when the pipeline names one."""
 
     name = "summary"
+    section = "summary"
+    optional_reads = ("segments", "segment vectors", "caption vectors", "captions", "phrases", "shots", "keyframes",
+                      "keyframe labels", "emotions", "events")
+    writes = ("summary",)
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        o = options.summary
+        return [text_model_use(options), *([ModelUse("[summary] model", o.model, ("transformers",))]
+                                           if o.backend == "transformers" else [])]
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        o = options.summary
+        if o.backend == "transformers" and not o.model:
+            raise PipelineConfigError(f"{where} [summary] model: the transformers backend needs a hub id or folder")
+        if o.max_highlights < o.min_highlights:
+            raise PipelineConfigError(f"{where} [summary] max_highlights = {o.max_highlights} is below "
+                                      f"min_highlights = {o.min_highlights}")
 
     def run(self, ctx: VideoContext) -> None:
         from ..understand import summary

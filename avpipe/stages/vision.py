@@ -6,7 +6,9 @@ query for "a person" meets the frames that show one."""
 from __future__ import annotations
 
 from ..device import resolve_device
-from .base import KeyframeVectors, Stage, VideoContext
+from ..errors import PipelineConfigError
+from ..options import PipelineOptions
+from .base import KeyframeVectors, ModelUse, Stage, VideoContext, text_model_use
 
 
 #: How much a keyframe's object words count against its picture in its vector. On the search set
@@ -21,13 +23,40 @@ class VisionStage(Stage):
     per core (:class:`avpipe.threads.Lanes`); a keyframe's result does not depend on its lane."""
 
     name = "vision"
-    needs = ("keyframes",)
+    section = "vision"
+    reads = ("keyframes",)
+    optional_reads = ("shots",)
+    writes = ("keyframe labels", "keyframe vectors", "events")
+
+    @classmethod
+    def models(cls, options: PipelineOptions) -> list[ModelUse]:
+        o, tf = options.vision, ("transformers",)
+        uses = [text_model_use(options),
+                ModelUse("[vision] clip_model", o.clip_model, tf) if o.backend == "clip"
+                else ModelUse("[vision] backend", "efficientnet-lite0")]
+        if o.faces:
+            uses.append(ModelUse("[vision] faces", "fer-mini-xception"))
+            if o.face_detector == "cnn":
+                uses.append(ModelUse("[vision] face_detector", "yuface"))
+        if o.objects:
+            uses.append(ModelUse("[vision] object_model", o.object_model, tf) if o.object_backend == "transformers"
+                        else ModelUse("[vision] object_backend", "yolov3-tiny"))
+        return uses
+
+    @classmethod
+    def check(cls, options: PipelineOptions, where: str) -> None:
+        o = options.vision
+        if o.backend == "clip" and not o.clip_model:
+            raise PipelineConfigError(f"{where} [vision] clip_model: the clip backend needs a hub id or folder")
+        if o.objects and o.object_backend == "transformers" and not o.object_model:
+            raise PipelineConfigError(f"{where} [vision] object_model: the transformers object backend needs a hub "
+                                      "id or folder")
 
     def run(self, ctx: VideoContext) -> None:
-        import cv2
         import numpy as np
 
         from ..schema import DetectedObject, Face, Label
+        from ..shots.keyframes import decode_jpeg
         from ..threads import Lanes, cpu_threads
         from ..vision import load_encoder
         from ..vision.base import load_faces, load_objects, load_ocr, mix_in
@@ -48,15 +77,12 @@ class VisionStage(Stage):
         if detector is not None:
             self.model += f"+{detector.name}"
 
-        def decode(jpeg: bytes) -> "np.ndarray":
-            return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
         chunks, features, found_faces, found_objects, found_text = [], [], [], [], []
         step = o.batch_size * lanes  # JPEGs decoded at a time: a batch per lane
         with Lanes(lanes) as run:
             for lo in range(0, len(pairs), step):
                 part = pairs[lo : lo + step]
-                images = run.map(decode, [c.jpeg for _, c in part])
+                images = run.map(decode_jpeg, [c.jpeg for _, c in part])
                 # the encoder's batches are the same whatever the number of lanes
                 encoded = run.map(encoder.encode_images,
                                   [images[i : i + o.batch_size] for i in range(0, len(images), o.batch_size)])

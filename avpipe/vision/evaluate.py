@@ -12,16 +12,22 @@ References are JSON lines, one image each (the image's file name, matched to the
   classes the image clearly shows, and those it shows too small or too ambiguously to require. A
   class found in the image is right when it is in ``objects``, ignored when in ``maybe``, false
   otherwise; presence per image, not boxes.
+
+:func:`evaluate_vision` runs either with a pipeline's ``[vision]`` options, as ``avpipe eval``
+does; :func:`unlisted` names the images a reference lacks, before any model loads.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ..options import VisionOptions
 
 Box = tuple[float, float, float, float]
 
@@ -130,3 +136,22 @@ def evaluate_objects(images: list[Path], reference: dict[str, dict], backend: st
     classes = {k: {**v, **prf(v["tp"], v["fp"], v["fn"])} for k, v in sorted(per_class.items())}
     return {"backend": backend, "min_score": min_score, "images": len(images), **totals, **prf(**totals),
             "per_class": classes, "per_image": rows}
+
+
+def unlisted(images: Iterable[Path], reference: Mapping[str, dict]) -> list[str]:
+    """The file names of ``images`` that ``reference`` has no line for."""
+    return [p.name for p in images if p.name not in reference]
+
+
+def evaluate_vision(what: str, images: list[Path], reference: dict[str, dict], options: "VisionOptions",
+                    detector: str | None = None, min_score: float | None = None, device: str = "cpu") -> list[dict]:
+    """``what`` ("faces" or "objects") over the images with the vision stage's ``options``: a
+    report per face detector (``detector``: "cnn", "haar", "both" for one each, default the
+    options'), or the object detector's one report. ``min_score`` stands for the options' least
+    confidence (``face_min_confidence``, ``object_min_score``) where given."""
+    if what == "faces":
+        detectors = ("cnn", "haar") if detector == "both" else (detector or options.face_detector,)
+        least = min_score if min_score is not None else options.face_min_confidence
+        return [evaluate_faces(images, reference, d, options.min_face_frac, least) for d in detectors]
+    least = min_score if min_score is not None else options.object_min_score
+    return [evaluate_objects(images, reference, options.object_backend, options.object_model, least, device)]

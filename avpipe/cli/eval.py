@@ -1,0 +1,242 @@
+"""``avpipe eval asr | shots | speakers | faces | objects | sounds | search | text-emotion``: quality
+against references.
+
+Each command reads its reference (a usage error, exit 2, when it is missing or malformed), calls
+the evaluation of its domain package (:mod:`avpipe.evaluate` for speech and speakers,
+:mod:`avpipe.shots.evaluate`, :mod:`avpipe.vision.evaluate`, :mod:`avpipe.sounds.evaluate`,
+:mod:`avpipe.search.evaluate`, :mod:`avpipe.understand.text_emotion`) and prints what it returns
+through :mod:`.printing`: JSON on stdout (a line per input as it is scored, then the summary),
+the figures for a person on stderr. No scoring happens here. An input that cannot be scored is
+an error line and exit 1; the others are still scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .common import pipeline_or_none, shared_data, with_flags
+from .printing import Column, emit, f1_text, fail, note, rows, table, warn
+
+if TYPE_CHECKING:
+    from ..options import PipelineOptions
+
+
+class _Unusable(Exception):
+    """A usage error that has been printed: the command ends with exit code 2."""
+
+
+def _pipeline(name: str) -> PipelineOptions:
+    """The pipeline ``--pipeline`` names; :class:`_Unusable` after printing why it is not one."""
+    pipeline = pipeline_or_none(name)
+    if pipeline is None:
+        raise _Unusable
+    return pipeline
+
+
+def _pipeline_and_reference(args: argparse.Namespace, read: Callable[[str], object]) -> tuple[PipelineOptions, Any]:
+    """The pipeline named by ``--pipeline`` and the reference ``read`` from ``--ref``;
+    :class:`_Unusable` after printing why either is unusable."""
+    pipeline = _pipeline(args.pipeline)
+    try:
+        return pipeline, read(args.ref)
+    except (OSError, ValueError) as exc:  # a missing or malformed reference
+        warn(exc)
+        raise _Unusable from exc
+
+
+def _exit_code(scored: list[dict]) -> int:
+    """1 where a row is an input's error line, else 0."""
+    return 1 if any("error" in row for row in scored) else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    what = {"asr": _eval_asr, "shots": _eval_shots, "speakers": _eval_speakers, "faces": _eval_images,
+            "objects": _eval_images, "sounds": _eval_sounds, "search": _eval_search,
+            "text-emotion": _eval_text_emotion}[args.eval_command]
+    try:
+        return what(args)
+    except _Unusable:
+        return 2
+
+
+def _eval_asr(args: argparse.Namespace) -> int:
+    """``avpipe eval asr MEDIA...``: a JSON line per input, then the pooled WER on stderr."""
+    from ..device import resolve_device
+    from ..evaluate import asr_total, evaluate_asr_files
+
+    if args.set:
+        return _eval_asr_set(args)
+    if not args.inputs:
+        return fail("give media files or --set MANIFEST", 2)
+    if args.ref and len(args.ref) != len(args.inputs):
+        return fail("give one --ref per input, or none", 2)
+    pipeline = _pipeline(args.pipeline)
+    options = with_flags(pipeline.speech, backend=args.backend, model=args.model)
+    device = resolve_device(args.device or pipeline.device, options.backend)
+    scored = rows(evaluate_asr_files(args.inputs, args.ref, options, device))
+    total = asr_total(scored)
+    if total:
+        note(f"avpipe eval asr: WER {total['wer']:.4f} over {total['reference_words']} reference words "
+             f"({options.backend}, {options.model})")
+    return _exit_code(scored)
+
+
+#: ``avpipe eval asr --set``'s table per language, on stderr.
+ASR_TABLE = (Column("language", 8, align="<"), Column("items", 5, "d"), Column("metric", 6),
+             Column("error", 7, ".3f"), Column("language id", 11, ".2f"))
+
+
+def _eval_asr_set(args: argparse.Namespace) -> int:
+    """``avpipe eval asr --set``: one JSON line per item, then a table per language on stderr."""
+    import dataclasses
+
+    from ..device import resolve_device
+    from ..evaluate import asr_table, evaluate_asr_set, read_asr_set
+
+    pipeline = _pipeline(args.pipeline)
+    try:
+        items = read_asr_set(args.set, args.split)
+    except ValueError as exc:
+        return fail(exc, 2)
+    runs = {"avpipe": with_flags(pipeline.speech, backend=args.backend, model=args.model)}
+    if args.baseline:
+        runs["baseline (tiny.en, as English)"] = dataclasses.replace(pipeline.speech, model="tiny.en", language="en")
+    for name, options in runs.items():
+        scored = evaluate_asr_set(items, options, resolve_device(args.device or pipeline.device, options.backend))
+        rows(({"run": name, **row} for row in scored), ensure_ascii=False)
+        note(f"{name}: {args.set} ({args.split}, {len(scored)} items)")
+        table(ASR_TABLE, ([t["language"], t["items"], t["metric"], t["error_rate"], t["language_id"]]
+                          for t in asr_table(scored)), indent="  ")
+        for row in scored:
+            if row.get("parts"):
+                note(f"  {row['file']}: parts " + ", ".join(f"{p['language']} {p['metric']} {p['wer']:.3f}"
+                                                            for p in row["parts"])
+                     + f"; language right for {row['language_seconds_ok']:.0%} of the speech; switch found "
+                     f"{row['switch_error_s']} s from the true one")
+    return 0
+
+
+def _eval_shots(args: argparse.Namespace) -> int:
+    """``avpipe eval shots``: the summary (and with ``--details`` each video) as JSON, F1 per kind on stderr."""
+    from ..device import resolve_device
+    from ..shots.evaluate import evaluate_shots, read_reference
+
+    pipeline, reference = _pipeline_and_reference(args, read_reference)
+    options = with_flags(pipeline.shots, backend=args.backend)
+    device = resolve_device(args.device or pipeline.device, "torch") if options.backend == "transnetv2" else "cpu"
+    try:
+        report = evaluate_shots(args.inputs, reference, options, device)
+    except Exception as exc:  # noqa: BLE001 - a missing file or an undecodable one: one line
+        return fail(exc, 1)
+    if args.details:
+        rows(report["videos"])
+    summary = report["summary"]
+    emit(summary)
+    for name in ("0.5s", "1frame"):
+        note(f"tolerance {name}: " + "; ".join(f"{kind} {f1_text(r)}, {r['found']}/{r['true']} found, {r['false']} false)"
+                                               for kind, r in summary[name].items()))
+    return 0
+
+
+def _eval_images(args: argparse.Namespace) -> int:
+    """``avpipe eval faces`` and ``avpipe eval objects``: a report per detector, as JSON and a line on stderr."""
+    from pathlib import Path
+
+    from ..device import resolve_device
+    from ..vision.evaluate import evaluate_vision, read_reference, unlisted
+
+    key = args.eval_command
+    pipeline, reference = _pipeline_and_reference(args, lambda path: read_reference(path, key))
+    images = [Path(p) for p in args.inputs]
+    unknown = unlisted(images, reference)
+    if unknown:
+        return fail(f"not in {args.ref}: {', '.join(unknown)}", 2)
+    try:
+        device = resolve_device(args.device or pipeline.device, "torch") if key == "objects" else "cpu"
+        reports = evaluate_vision(key, images, reference, pipeline.vision, detector=getattr(args, "detector", None),
+                                  min_score=args.min_score, device=device)
+    except Exception as exc:  # noqa: BLE001 - an unreadable image or a missing model: one line
+        return fail(exc, 1)
+    for report in reports:
+        per_image = report.pop("per_image")
+        if args.details:
+            rows(per_image)
+        emit(report)
+        note(f"avpipe eval {key}: {report.get('detector') or report['backend']}: precision {report['precision']:.3f} "
+             f"recall {report['recall']:.3f} F1 {report['f1']:.3f} ({report['tp']} right, {report['fp']} false, "
+             f"{report['fn']} missed)")
+    return 0
+
+
+def _eval_sounds(args: argparse.Namespace) -> int:
+    """``avpipe eval sounds``: a JSON line per input, then the per-class summary (JSON, and F1 on stderr)."""
+    from ..device import resolve_device
+    from ..sounds.evaluate import evaluate_sounds, read_labels, sounds_summary
+
+    pipeline, reference = _pipeline_and_reference(args, read_labels)
+    audio = with_flags(pipeline.audio, tagger=args.tagger)
+    device = resolve_device(args.device or pipeline.device, "torch")
+    scored = rows(evaluate_sounds(args.inputs, reference, audio, pipeline.speech, device),
+                  hide=() if args.details else ("found", "truth"))
+    summary = sounds_summary(scored)
+    emit({"tagger": audio.tagger, "classes": summary})
+    note("avpipe eval sounds: " + "; ".join(f"{label} {f1_text(r)})" for label, r in summary.items() if r["tp"] + r["fn"]))
+    return _exit_code(scored)
+
+
+def _eval_speakers(args: argparse.Namespace) -> int:
+    """``avpipe eval speakers``: a JSON line per input, then the pooled DER (JSON, and a line on stderr)."""
+    import dataclasses
+
+    from ..evaluate import evaluate_speakers, pool_speakers, read_turns
+
+    pipeline, reference = _pipeline_and_reference(args, read_turns)
+    options = pipeline.speakers if args.count is None else dataclasses.replace(pipeline.speakers, count=args.count)
+    scored = rows(evaluate_speakers(args.inputs, reference, pipeline.speech, options, args.device or pipeline.device))
+    total = pool_speakers(scored)
+    if total is not None:
+        emit(total.as_dict())
+        note(f"avpipe eval speakers: DER {total.der:.4f} over {total.scored_speech:.1f} s of scored speech "
+             f"(missed {total.missed:.1f} s, false alarm {total.false_alarm:.1f} s, "
+             f"confusion {total.confusion:.1f} s)")
+    return _exit_code(scored)
+
+
+def _eval_search(args: argparse.Namespace) -> int:
+    """``avpipe eval search``: recall@k as JSON (and with ``--details`` each query's rank)."""
+    from ..errors import AvpipeError
+    from ..search.evaluate import evaluate_search, read_queries
+
+    try:
+        queries = read_queries(args.queries)
+    except (OSError, ValueError) as exc:  # a missing or malformed set is a usage error
+        return fail(exc, 2)
+    try:
+        report = evaluate_search(args.index, queries)
+    except (AvpipeError, OSError) as exc:
+        return fail(exc, 1)
+    if args.details:
+        rows(report["queries"], ensure_ascii=False)
+    emit(report["summary"])
+    return 0
+
+
+def _eval_text_emotion(args: argparse.Namespace) -> int:
+    """``avpipe eval text-emotion``: the report as JSON, weighted F1 and the confusion matrix on stderr."""
+    from pathlib import Path
+
+    from ..understand.text_emotion import TextEmotion, evaluate
+    from ..vision.text import load_text
+
+    data = Path(args.data or shared_data("meld", "test_sent_emo.csv"))
+    if not data.is_file():
+        return fail(f"no such file: {data}", 2)
+    report = evaluate(data, TextEmotion(load_text(), Path(args.weights) if args.weights else None))
+    emit({"data": str(data), **report})
+    width = max(len(n) for n in report["labels"])
+    note(f"weighted F1 {report['weighted_f1']:.4f} on {report['rows']} utterances; confusion (rows: truth):")
+    table([Column("", width), *(Column(n[:5], 5, "d") for n in report["labels"])],
+          ([name, *row] for name, row in zip(report["labels"], report["confusion"])))
+    return 0
