@@ -85,7 +85,7 @@ def check_field(where: str, f: dataclasses.Field, hint, value) -> None:
 
 def build_options(cls, table: dict, where: str):
     """An options dataclass from a TOML table, every key known and every value checked."""
-    from .options import MOVED
+    from .options import MOVED, RETIRED
 
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(table) - set(fields)
@@ -94,6 +94,8 @@ def build_options(cls, table: dict, where: str):
         new = MOVED.get((section, key))
         if new:
             raise PipelineConfigError(f"{where} {key}: this option has moved to [{new}]; write it as [{new}] {key}")
+        if (section, key) in RETIRED:
+            raise PipelineConfigError(f"{where} {key}: this option is gone; {RETIRED[(section, key)]}")
     if unknown:
         raise PipelineConfigError(f"{where}: unknown option(s) {sorted(unknown)}; known: {sorted(fields)}")
     hints = typing.get_type_hints(cls)

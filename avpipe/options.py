@@ -31,6 +31,12 @@ MOVED: dict[tuple[str, str], str] = {("shots", "keyframe_interval_s"): "keyframe
                                      ("shots", "min_keyframe_gap_s"): "keyframes"}
 
 
+#: Options that no longer exist, ``(section, key): what replaced them``.
+RETIRED: dict[tuple[str, str], str] = {
+    ("summary", "sentences"): "the paragraph's length now follows the transcript: [summary] length_ratio, "
+                              "min_words and max_words"}
+
+
 #: CTranslate2's compute types (faster-whisper); the other backends map them to torch dtypes.
 COMPUTE_TYPES = ("auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                  "bfloat16", "float32")
@@ -295,18 +301,30 @@ class SummaryOptions:
     model: str | None = None
     # Tokens the generative model may write.
     max_new_tokens: int = within(160, ge=1, le=4096)
-    # Sentences in the summary paragraph, and the range of highlights.
-    sentences: int = within(3, ge=1, le=100)
+    # The paragraph's length follows the talk: this share of the transcript's words, at least
+    # min_words (or the whole transcript when shorter) and at most max_words.
+    length_ratio: float = within(0.06, gt=0, le=1)
+    min_words: int = within(30, ge=1, le=10_000)
+    max_words: int = within(250, ge=1, le=10_000)
+    # The range of highlights.
     min_highlights: int = within(3, ge=0, le=100)
     max_highlights: int = within(7, ge=1, le=100)
+    # How strongly a long unit pays for its words when the summary is chosen (0: not at all;
+    # 1: a concept per word; avpipe/understand/summary.py: cover).
+    cost_exponent: float = within(0.25, ge=0, le=2)
     # How much visual salience (from fusion) adds to a sentence's centrality (0: none).
     salience_weight: float = within(0.5, ge=0, le=100)
     # How much a sentence's closeness to the captions of the shots around it adds to its weight
     # (a caption says what is seen; 0: captions do not count).
     caption_weight: float = within(0.25, ge=0, le=100)
-    # Chapters are at least this long (seconds) and at most this many.
+    # Chapters are at least this long (seconds; and a tenth of the talk) and at most this many;
+    # their number follows the topic shifts found: what is said in topic_window_s (or a fifteenth
+    # of the talk, when longer) before and after a point is compared, and a point is a boundary
+    # where the similarity dips deeper than the mean dip plus depth_cutoff standard deviations.
     min_chapter_s: float = within(20.0, ge=0, le=36_000)
     max_chapters: int = within(8, ge=1, le=100)
+    topic_window_s: float = within(60.0, gt=0, le=36_000)
+    depth_cutoff: float = within(1.0, ge=-5, le=5)
 
 
 #: What the captions stage asks a VLM for each shot, unless the pipeline says otherwise.

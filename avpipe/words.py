@@ -54,6 +54,26 @@ UNSPACED = ("\u1000-\u109f\u0e00-\u0eff\u1100-\u11ff\u1780-\u17ff\u19e0-\u19ff\u
             "\ua960-\ua97f\ua9e0-\ua9ff\uaa60-\uaa7f\uac00-\ud7ff\uf900-\ufaff\U00020000-\U0003ffff")
 
 
+#: The scripts of :data:`UNSPACED` that are also *written* without spaces between words (all
+#: but Hangul: Korean puts spaces between its words, though its syllables are counted as
+#: characters): where two such characters meet, a join adds no space.
+SPACELESS = ("\u1000-\u109f\u0e00-\u0eff\u1780-\u17ff\u19e0-\u19ff\u2e80-\u2fdf\u3005\u3007\u3021-\u3029"
+             "\u3031-\u3035\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua9e0-\ua9ff\uaa60-\uaa7f"
+             "\uf900-\ufaff\U00020000-\U0003ffff")
+
+
+def glue(before: str, after: str) -> str:
+    """What goes between two texts joined: nothing where the first ends and the second starts
+    in a script written without spaces (or the second starts with a mark: ","), else a space."""
+    if not before or not after:
+        return ""
+    if re.match(r"[^\w\s]", after) and not re.match(r"[(\[\"'¿¡]", after):
+        return ""
+    if re.search(f"[{SPACELESS}。、！？]$", before) and re.match(f"[{SPACELESS}]", after):
+        return ""
+    return " "
+
+
 @cache
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     """(pieces, characters): a piece is a run of word characters (letters, digits and combining
@@ -110,3 +130,42 @@ def unspaced(text: str) -> bool:
     runs = pieces(text)
     letters = sum(len("".join(units)) for _, units in runs)
     return letters > 0 and 2 * sum(len("".join(units)) for flag, units in runs if flag) > letters
+
+
+def join_words(words: Iterable[str]) -> str:
+    """Stored words (without their spaces) as text, each pair joined by :func:`glue`: one
+    space, none before a mark alone (``,``) or between words of :data:`SPACELESS` scripts
+    (Japanese, Chinese, Thai: Whisper's words there carry no spaces)."""
+    out = ""
+    for word in words:
+        word = word.strip()
+        if word:
+            out += glue(out, word) + word
+    return out
+
+
+def split_text(text: str, groups: list[list[str]]) -> list[str]:
+    """The text of each run of consecutive words, cut out of ``text`` itself, so the spaces and
+    marks between words survive a split: ``groups`` are the words of ``text`` in order (as
+    stored: without their spaces), cut into runs. Where a word cannot be found in ``text``
+    (the two disagree), the runs are joined from their words (:func:`join_words`)."""
+    cuts, pos = [], 0
+    for group in groups:
+        first = True
+        for word in group:
+            word = word.strip()
+            if not word:
+                continue
+            at = text.find(word, pos)
+            if at < 0:
+                return [join_words(g) for g in groups]
+            if first:
+                cuts.append(at)
+                first = False
+            pos = at + len(word)
+        if first:  # a run with no word: cut where the last one ended
+            cuts.append(pos)
+    if not cuts:
+        return [join_words(g) for g in groups]
+    cuts[0] = 0
+    return [text[a:b].strip() for a, b in zip(cuts, [*cuts[1:], len(text)])]

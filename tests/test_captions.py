@@ -127,7 +127,8 @@ def test_caption_closeness_weights_what_is_said_about_what_is_seen():
                transcript=Transcript(segments=[Segment(start=0, end=4, text="a"), Segment(start=40, end=44, text="b")]),
                shots=[Shot(start=0, end=20), Shot(start=20, end=60)], keyframes=[Keyframe(t=1, shot=0)])
     vectors = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
-    out = caption_closeness(r, vectors, np.array([1.0], np.float32), np.array([[0.6, 0.8]], np.float32))
+    spans = [(s.start, s.end) for s in r.transcript.segments]
+    out = caption_closeness(r, spans, vectors, np.array([1.0], np.float32), np.array([[0.6, 0.8]], np.float32))
     assert out[0] == pytest.approx(0.6) and out[1] == 0.0  # the second segment is 20 s past the shot
 
 

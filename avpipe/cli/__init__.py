@@ -145,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     asr.add_argument("--model", default=None, help="speech model (default: the pipeline's)")
     asr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
 
+    for what, helptext in (("summary", "ROUGE-1/2/L of the summary at the reference's length, beside lead, random, "
+                                       "LexRank, TextRank and an oracle on the same units"),
+                           ("chapters", "boundary P/R/F1 (±30/±60 s), Pk and WindowDiff of the chapters against "
+                                        "human topics, beside evenly spaced cuts")):
+        et = esub.add_parser(what, help=helptext)
+        et.add_argument("--set", required=True, metavar="MANIFEST",
+                        help="talks with their transcript turn by turn, human summary and topics (JSON; see "
+                             "avpipe/understand/evaluate.py; e.g. tests/data/meetings/manifest.json)")
+        et.add_argument("--split", choices=("dev", "test", "all"), default="test", help="which items of --set")
+        et.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [summary] options to use")
+
     esh = esub.add_parser("shots", help="precision, recall and F1 of shot boundaries against annotated footage")
     esh.add_argument("inputs", nargs="+", metavar="MEDIA")
     esh.add_argument("--ref", required=True, metavar="FILE",

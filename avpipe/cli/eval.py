@@ -54,7 +54,7 @@ def _exit_code(scored: list[dict]) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     what = {"asr": _eval_asr, "shots": _eval_shots, "speakers": _eval_speakers, "faces": _eval_images,
             "objects": _eval_images, "sounds": _eval_sounds, "search": _eval_search,
-            "text-emotion": _eval_text_emotion}[args.eval_command]
+            "text-emotion": _eval_text_emotion, "summary": _eval_talks, "chapters": _eval_talks}[args.eval_command]
     try:
         return what(args)
     except _Unusable:
@@ -115,6 +115,41 @@ def _eval_asr_set(args: argparse.Namespace) -> int:
                                                             for p in row["parts"])
                      + f"; language right for {row['language_seconds_ok']:.0%} of the speech; switch found "
                      f"{row['switch_error_s']} s from the true one")
+    return 0
+
+
+#: ``avpipe eval summary``'s and ``eval chapters``' tables, on stderr.
+SUMMARY_TABLE = (Column("system", 30, align="<"), Column("ROUGE-1", 7, ".3f"), Column("ROUGE-2", 7, ".3f"),
+                 Column("ROUGE-L", 7, ".3f"))
+CHAPTERS_TABLE = (Column("system", 30, align="<"), Column("P@60", 6, ".3f"), Column("R@60", 6, ".3f"),
+                  Column("F1@30", 6, ".3f"), Column("F1@60", 6, ".3f"), Column("Pk", 6, ".3f"),
+                  Column("WinDiff", 7, ".3f"), Column("count±2", 7, ".2f"))
+
+
+def _eval_talks(args: argparse.Namespace) -> int:
+    """``avpipe eval summary`` / ``eval chapters``: one JSON line per talk, then the table."""
+    from ..understand.evaluate import (chapters_table, evaluate_chapters_set, evaluate_summary_set, read_talk_set,
+                                       summary_table)
+
+    pipeline = _pipeline(args.pipeline)
+    try:
+        talks = read_talk_set(args.set, None if args.split == "all" else args.split)
+    except (OSError, ValueError, KeyError) as exc:
+        return fail(f"{args.set}: cannot be read as a set of talks: {exc}", 2)
+    if not talks:
+        return fail(f"{args.set}: no talks in split {args.split!r}", 2)
+    if args.eval_command == "summary":
+        scored = rows(evaluate_summary_set(talks, pipeline.summary), ensure_ascii=False)
+        note(f"summary: {args.set} ({args.split}, {len(scored)} talks; ROUGE F1 at the reference's length, "
+             f"mean {sum(r['budget'] for r in scored) / len(scored):.0f} words; avpipe's own length: mean "
+             f"{sum(r['own_words'] for r in scored) / len(scored):.0f} words, least {min(r['own_words'] for r in scored)})")
+        table(SUMMARY_TABLE, summary_table(scored), indent="  ")
+    else:
+        scored = rows(evaluate_chapters_set(talks, pipeline.summary), ensure_ascii=False)
+        mean = {k: sum(r[k] for r in scored) / len(scored) for k in ("topics", "chapters")}
+        note(f"chapters: {args.set} ({args.split}, {len(scored)} talks; mean {mean['topics']:.1f} topics, avpipe "
+             f"{mean['chapters']:.1f} chapters)")
+        table(CHAPTERS_TABLE, chapters_table(scored), indent="  ")
     return 0
 
 

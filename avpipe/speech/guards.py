@@ -88,3 +88,27 @@ def drop_crammed(words: list[RawWord], min_words: int = CRAMMED_WORDS, max_s: fl
         out.append(words[i])
         i += 1
     return out
+
+
+#: The least time a word is given (seconds): Whisper times some words as instantaneous
+#: (``"okay,"`` at 29.666-29.666), which made segments and highlights of no length.
+MIN_WORD_S = 0.1
+
+
+def give_time(words: list[RawWord], end_s: float) -> list[RawWord]:
+    """Words timed shorter than :data:`MIN_WORD_S` stretched to it where there is room: first
+    into the gap after the word (never into the next word, nor past ``end_s``), then into the gap
+    before it. A word with no room on either side keeps its time."""
+    from dataclasses import replace
+
+    out: list[RawWord] = []
+    for i, w in enumerate(words):
+        if w.end - w.start >= MIN_WORD_S:
+            out.append(w)
+            continue
+        after = words[i + 1].start if i + 1 < len(words) else end_s
+        before = out[-1].end if out else 0.0
+        end = max(w.end, min(w.start + MIN_WORD_S, after))
+        start = min(w.start, max(before, end - MIN_WORD_S))
+        out.append(replace(w, start=start, end=end))
+    return out

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..cache import once
+from ..words import split_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -292,9 +293,10 @@ def _split(segments: list["Segment"], speakers: list[str]) -> list["Segment"]:
                 turns[-1].append(w)
             else:
                 turns.append([w])
-        for k, turn in enumerate(turns):
+        texts = split_text(s.text, [[w.word for w in turn] for turn in turns])
+        for k, (turn, text) in enumerate(zip(turns, texts)):
             start = s.start if k == 0 else turn[0].start
             end = s.end if k == len(turns) - 1 else turn[-1].end
-            out.append(s.model_copy(update={"start": start, "end": end, "text": "".join(w.word for w in turn).strip(),
+            out.append(s.model_copy(update={"start": start, "end": end, "text": text,
                                             "words": turn, "speaker": turn[0].speaker}))
     return out

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..decode.audio import SAMPLE_RATE
 from ..schema import Segment, Transcript, Untranscribed, Word
 from .base import RawSegment, load_backend, split_long
-from .guards import collapse_repeats, compression_ratio, drop_crammed, inside, looks_silent
+from .guards import collapse_repeats, compression_ratio, drop_crammed, give_time, inside, looks_silent
 from .language import LanguageSpan, identify, load_identifier, split_regions
 from .vad import Piece, pieces, speech_regions
 
@@ -36,7 +36,7 @@ def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float
     if compression_ratio(segment.text) > o.compression_ratio_threshold:
         return []
     words = inside(segment.words, regions, end_s) if segment.words else []
-    words = drop_crammed(collapse_repeats(words, o.max_repeats))
+    words = give_time(drop_crammed(collapse_repeats(words, o.max_repeats)), end_s)
     if segment.words and not words:
         return []
     if not words:

@@ -1,15 +1,19 @@
 """Summary, highlights and chapters of one video.
 
-Extractive (the default): transcript segments are scored in the shared text-image space by
-*centrality* (cosine to the centroid of all segments: how typical of the whole they are), raised
-by *visual salience* from the fusion (how much of what a segment says is also seen), then chosen
-by maximal marginal relevance so that the picks cover different parts of the talk, not the same
-point three times. The summary paragraph is the best few picks in time order; the highlights are
-3-7 picks with their times.
+Extractive (the default) works on *units* a reader would pick (:mod:`.units`: utterances built
+from the segments, fillers and back-channel out). The paragraph's length follows the talk
+(``length_ratio`` of its words, within ``min_words``..``max_words``). Its units are chosen for
+*coverage* (:func:`cover`): each pick adds the most of the talk's concepts (content words said in
+several units) not yet said, per word, raised by *visual salience* from the fusion (how much of
+what a unit says is also seen) and by the captions; a concept counts once, so the paragraph does
+not make the same point three times. It is written in time order, each unit said by its speaker
+where there are several. The highlights are 3-7 such picks with their times.
 
-Chapters start at shot boundaries where the topic shifts most (cosine distance between the
-segments just before and just after), at least ``min_chapter_s`` apart; each is titled by its
-most salient phrase (KeyBERT), or its main visual label when nothing is said.
+Chapters start where the topic shifts (:func:`topic_boundaries`: TextTiling-like depth scores
+over the units' vectors), their number from the content, each at least ``min_chapter_s`` long,
+moved onto a shot change nearby; each is titled by its own most salient phrases (KeyBERT), or its
+main visual label when nothing is said. Without speech, chapters start at the shot boundaries
+that change most (:func:`chapters`).
 
 Captions (the captions stage, a VLM's sentence per shot) count where they exist: a segment close
 to the captions of the shots around it weighs more (``caption_weight``: what is said about what is
@@ -28,31 +32,19 @@ that exists in the video.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..schema import Chapter, Highlight, Result, Summary
 from ..timecode import clock
+from ..words import SPACELESS, glue
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..options import SummaryOptions, VisionOptions
     from .events import Phrases
-
-
-def mmr(scores: "np.ndarray", vectors: "np.ndarray", k: int, balance: float = 0.7) -> list[int]:
-    """Indices of ``k`` items chosen by maximal marginal relevance: each pick maximises
-    ``balance * score - (1 - balance) * (similarity to the closest earlier pick)``."""
-    import numpy as np
-
-    chosen: list[int] = []
-    similarity = vectors @ vectors.T
-    while len(chosen) < min(k, len(scores)):
-        redundancy = similarity[:, chosen].max(1) if chosen else np.zeros(len(scores))
-        value = balance * scores - (1 - balance) * redundancy
-        value[chosen] = -np.inf
-        chosen.append(int(np.argmax(value)))
-    return chosen
+    from .units import Unit
 
 
 def lexical_vectors(texts: list[str]) -> "np.ndarray":
@@ -70,55 +62,198 @@ def lexical_vectors(texts: list[str]) -> "np.ndarray":
     return np.asarray(table.toarray(), np.float32)
 
 
-def sentence_scores(vectors: "np.ndarray", salience: list[float | None], weight: float) -> "np.ndarray":
-    """Centrality in the shared space, raised by visual salience (clipped at 0)."""
-    import numpy as np
-
-    centroid = vectors.mean(0)
-    centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
-    central = vectors @ centroid
-    seen = np.array([max(s or 0.0, 0.0) for s in salience])
-    return central * (1.0 + weight * seen)
-
-
 #: A caption counts for the speech within this many seconds of its shot.
 CAPTION_WINDOW_S = 5.0
 
 
-def caption_closeness(result: Result, vectors: "np.ndarray", caption_t: "np.ndarray",
-                      caption_vectors: "np.ndarray") -> "np.ndarray":
-    """Per transcript segment, its best cosine (clipped at 0) with a caption of a shot that lies
-    within :data:`CAPTION_WINDOW_S` of it; 0 where none does."""
+def caption_closeness(result: Result, spans: list[tuple[float, float]], vectors: "np.ndarray",
+                      caption_t: "np.ndarray", caption_vectors: "np.ndarray") -> "np.ndarray":
+    """Per stretch of speech (``spans``, with ``vectors``), its best cosine (clipped at 0) with a
+    caption of a shot that lies within :data:`CAPTION_WINDOW_S` of it; 0 where none does."""
     import numpy as np
 
-    segments = result.transcript.segments
-    out = np.zeros(len(segments), np.float32)
+    out = np.zeros(len(spans), np.float32)
     by_t = {round(k.t, 3): k for k in result.keyframes}
-    spans = []
+    shown = []
     for t in caption_t:
         k = by_t.get(round(float(t), 3))
         shot = result.shots[k.shot] if k is not None and k.shot is not None and k.shot < len(result.shots) else None
-        spans.append((shot.start, shot.end) if shot else (float(t), float(t)))
+        shown.append((shot.start, shot.end) if shot else (float(t), float(t)))
     similarity = np.asarray(vectors, np.float32) @ np.asarray(caption_vectors, np.float32).T
-    for i, seg in enumerate(segments):
-        near = [j for j, (a, b) in enumerate(spans)
-                if seg.start < b + CAPTION_WINDOW_S and seg.end > a - CAPTION_WINDOW_S]
+    for i, (start, end) in enumerate(spans):
+        near = [j for j, (a, b) in enumerate(shown)
+                if start < b + CAPTION_WINDOW_S and end > a - CAPTION_WINDOW_S]
         if near:
             out[i] = max(0.0, float(similarity[i, near].max()))
     return out
 
 
+def summary_budget(words: int, options: "SummaryOptions") -> int:
+    """Words the summary paragraph may hold for a transcript of ``words`` words: a share of it
+    (``length_ratio``) kept within ``min_words``..``max_words``, and never more than it all."""
+    return int(min(words, max(options.min_words, min(options.max_words, round(options.length_ratio * words)))))
+
+
+#: A term counts as a concept of a talk when at least this many units say it (in a talk of at
+#: least :data:`FEW_UNITS` units; in a shorter one, every term counts).
+MIN_CONCEPT_UNITS = 3
+FEW_UNITS = 30
+#: Outside English (no stop-word list), a token said in more than this share of the units is a
+#: function word, not a concept.
+MAX_CONCEPT_SHARE = 0.3
+
+
+def concepts(texts: list[str], language: str | None) -> list[set[str]]:
+    """The concepts of each unit: in English, the Porter stems of its words that are not
+    function words, fillers or back-channel (:mod:`.units`); elsewhere its tokens
+    (:func:`avpipe.words.tokens`: words, pairs of words and characters of unspaced scripts),
+    less those said in more than :data:`MAX_CONCEPT_SHARE` of the units."""
+    from collections import Counter
+
+    if language == "en":
+        from nltk.stem.porter import PorterStemmer
+
+        from .units import BACKCHANNEL, FILLERS, _stop_words
+
+        stem = PorterStemmer().stem
+        stop = _stop_words("en") | BACKCHANNEL["en"] | FILLERS["en"]
+        return [{stem(w) for w in re.findall(r"[a-z0-9']+", t.casefold()) if len(w) > 2 and w not in stop}
+                for t in texts]
+    from ..words import tokens
+
+    found = [set(tokens(t)) for t in texts]
+    df = Counter(c for f in found for c in f)
+    common = {c for c, n in df.items() if n > MAX_CONCEPT_SHARE * len(texts) and len(texts) >= 10}
+    return [f - common for f in found]
+
+
+def cover(units: "list[Unit]", costs: list[int], budget: int, options: "SummaryOptions", language: str | None,
+          bonus: "np.ndarray | None" = None, fill: bool = False) -> list[int]:
+    """Units that together say most of what the talk is about, within a budget (concept
+    coverage, after Gillick and Favre 2009): a concept (:func:`concepts`) weighs as many units
+    as say it (one said by fewer than :data:`MIN_CONCEPT_UNITS` weighs nothing), and each greedy
+    step takes the unit whose concepts not yet covered weigh most per word (cost to the power
+    ``cost_exponent``), raised by its ``bonus`` (what is also seen, what the captions say). A
+    concept counts once, so the picks do not repeat one point. The picks, best first. The first
+    pick may pass the budget (a paragraph says something); with ``fill`` the last may too
+    (evaluation then cuts at the budget)."""
+    from collections import Counter
+
+    found = concepts([u.text for u in units], language)
+    df = Counter(c for f in found for c in f)
+    least = MIN_CONCEPT_UNITS if len(units) >= FEW_UNITS else 1
+    weight = {c: n for c, n in df.items() if n >= least}
+    covered: set[str] = set()
+    chosen: list[int] = []
+    used = 0
+    left = set(range(len(units)))
+    while left and (used < budget):
+        best, best_gain = None, 0.0
+        for i in sorted(left):
+            if used + costs[i] > budget and not fill and chosen:
+                continue  # the first pick may pass the budget: a paragraph says something
+            gain = sum(weight.get(c, 0) for c in found[i] - covered)
+            gain = gain * (1.0 + (float(bonus[i]) if bonus is not None else 0.0)) / max(costs[i], 1) ** options.cost_exponent
+            if gain > best_gain:
+                best, best_gain = i, gain
+        if best is None:  # nothing left says a concept not yet said: the longest that fit, if none was chosen
+            fitting = [i for i in sorted(left) if fill or used + costs[i] <= budget]
+            if chosen or not fitting:
+                break
+            best = max(fitting, key=lambda i: (costs[i], -i))
+        chosen.append(best)
+        left.discard(best)
+        covered |= found[best]
+        used += costs[best]
+    return chosen
+
+
+#: Chapters are at least this share of the talk (1/10: a 45-minute meeting's are 4.5 minutes).
+SPAN_SHARE = 10.0
+
+
+def topic_boundaries(units: "list[Unit]", vectors: "np.ndarray", end: float, options: "SummaryOptions") -> list[float]:
+    """Where the topic changes, TextTiling-like (Hearst 1997) over the units' vectors: at each
+    unit start, the cosine between what was said in the window before and the window after
+    (``topic_window_s``, or a fifteenth of the talk when longer); a boundary's depth is how far
+    that similarity falls below the highest before and the highest after it. Boundaries are the
+    deepest, deeper than the mean depth plus ``depth_cutoff`` deviations, at least
+    ``min_chapter_s`` (and a :data:`SPAN_SHARE` th of the talk) apart and from either end, and
+    at most ``max_chapters - 1``. Tuned on the dev split of the meeting set (README: eval chapters)."""
+    import numpy as np
+
+    if len(units) < 4:
+        return []
+    v = np.asarray(vectors, np.float32)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+    starts = np.array([u.start for u in units])
+    window = max(options.topic_window_s, end / 15.0)
+    span = max(options.min_chapter_s, end / SPAN_SHARE)
+    gaps, scores = [], []
+    for i in range(1, len(units)):
+        t = starts[i]
+        if t < span or end - t < span:
+            continue
+        before = (starts >= t - window) & (starts < t)
+        after = (starts >= t) & (starts < t + window)
+        if not before.any() or not after.any():
+            continue
+        a, b = v[before].sum(0), v[after].sum(0)
+        scores.append(float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9)))
+        gaps.append(float(t))
+    if len(scores) < 3:
+        return []
+    s = np.array(scores)
+    depth = np.zeros(len(s))
+    for i in range(len(s)):
+        depth[i] = (s[: i + 1].max() - s[i]) + (s[i:].max() - s[i])
+    cutoff = depth.mean() + options.depth_cutoff * depth.std()
+    chosen: list[float] = []
+    for i in np.argsort(-depth, kind="stable"):
+        if depth[i] <= cutoff or len(chosen) >= options.max_chapters - 1:
+            break
+        if all(abs(gaps[i] - c) >= span for c in chosen):
+            chosen.append(gaps[i])
+    return sorted(chosen)
+
+
+def _snap(t: float, cuts: list[float], within: float = 5.0) -> float:
+    """A boundary moved to the nearest shot change within ``within`` seconds, if any."""
+    near = [c for c in cuts if abs(c - t) <= within]
+    return min(near, key=lambda c: abs(c - t)) if near else t
+
+
+def _end(result: Result) -> float:
+    end = result.video.duration_s or (result.shots[-1].end if result.shots else 0.0)
+    segments = result.transcript.segments
+    return max(end, segments[-1].end) if segments else end
+
+
+def _titled(result: Result, starts: list[float], end: float, phrases: "Phrases | None") -> list[Chapter]:
+    return [Chapter(start=round(a, 3), end=round(b, 3), title=_title(result, a, b, phrases) or f"Part {n}")
+            for n, (a, b) in enumerate(zip(starts, [*starts[1:], end]), start=1)]
+
+
+def topic_chapters(result: Result, units: "list[Unit]", vectors: "np.ndarray", options: "SummaryOptions",
+                   phrases: "Phrases | None" = None) -> list[Chapter]:
+    """Chapters of a talk where its topic shifts (:func:`topic_boundaries`), each boundary moved
+    onto a shot change within a few seconds when there is one; titled by their own key phrases."""
+    end = _end(result)
+    cuts = [s.start for s in result.shots[1:]]
+    starts = [0.0, *sorted({_snap(t, cuts) for t in topic_boundaries(units, vectors, end, options)})]
+    return _titled(result, starts, end, phrases)
+
+
 def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOptions",
              phrases: "Phrases | None" = None) -> list[Chapter]:
-    """Chapters at the shot boundaries with the largest topic shifts (see the module docstring);
-    ``vectors`` are the segments' embeddings (None without speech); titles from key phrases when
+    """Chapters of a video without speech, or where the talk gives too little to find a topic
+    shift: at the shot boundaries with the largest change (see the module docstring); ``vectors``
+    are the segments' embeddings (None without speech); titles from key phrases when
     ``phrases`` (the encoder behind them) is given."""
     import numpy as np
 
-    end = result.video.duration_s or (result.shots[-1].end if result.shots else 0.0)
+    end = _end(result)
     segments = result.transcript.segments
-    if segments:
-        end = max(end, segments[-1].end)
     cuts = sorted({round(s.start, 3) for s in result.shots[1:]}) or sorted({round(s.start, 3) for s in segments[1:]})
     span = options.min_chapter_s
     shifts = []
@@ -139,11 +274,7 @@ def chapters(result: Result, vectors: "np.ndarray | None", options: "SummaryOpti
             break
         if shift >= 0.1 and all(abs(t - s) >= span for s in starts):
             starts.append(t)
-    starts.sort()
-    out = []
-    for n, (a, b) in enumerate(zip(starts, [*starts[1:], end]), start=1):
-        out.append(Chapter(start=round(a, 3), end=round(b, 3), title=_title(result, a, b, phrases) or f"Part {n}"))
-    return out
+    return _titled(result, sorted(starts), end, phrases)
 
 
 def _title(result: Result, start: float, end: float, phrases: "Phrases | None") -> str:
@@ -209,16 +340,18 @@ def visual_summary(result: Result, options: "SummaryOptions", not_measured: dict
 def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
               vision: "VisionOptions", device: str = "cpu",
               captions: "tuple[np.ndarray, np.ndarray] | None" = None, phrases: "Phrases | None" = None,
-              not_measured: dict[str, str] | None = None) -> Summary:
+              not_measured: dict[str, str] | None = None, with_chapters: bool = True) -> Summary:
     """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
     embeddings the fusion stage made, computed here when missing; ``captions`` the captions
     stage's (times, vectors) in the same space, when it ran; ``phrases`` the key-phrase
     embeddings the events stage kept for this video, when it ran; ``not_measured`` what a
-    visual summary must say was not measured (:func:`visual_summary`)."""
+    visual summary must say was not measured (:func:`visual_summary`). ``with_chapters=False``
+    leaves the chapters out (``avpipe eval summary`` scores the paragraph alone)."""
     import numpy as np
 
     from ..vision.text import load_text
-    from .loaders import encoder_reads, shared_space_reads, shared_text_encoder
+    from .loaders import encoder_reads, shared_space_reads
+    from .units import Unit, count_words, utterances
 
     segments = result.transcript.segments
     if not segments:
@@ -233,20 +366,24 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
         return summary
     reads = shared_space_reads(vision, result.transcript.language)
     reads_words = encoder_reads(vision.text_model, result.transcript.language)  # key phrases' encoder
-    vectors = segment_vectors
-    if not reads:  # the encoder's vectors of this language are noise: word statistics instead
-        vectors = lexical_vectors([s.text for s in segments])
-    elif vectors is None or len(vectors) != len(segments):
-        vectors = shared_text_encoder(vision, device).encode_texts([s.text for s in segments])
-    vectors = np.asarray(vectors, np.float32)
-    scores = sentence_scores(vectors, [s.salience for s in segments], options.salience_weight)
+    units = utterances(segments, result.transcript.language) or [
+        Unit(start=x.start, end=x.end, text=x.text.strip(), speaker=x.speaker, segments=[i])
+        for i, x in enumerate(segments) if x.text.strip()]  # only back-channel: better than nothing
+    vectors = unit_vectors(units, segments, segment_vectors, vision, device, reads)
+    bonus = np.array([options.salience_weight * max([segments[i].salience or 0.0 for i in u.segments] + [0.0])
+                      for u in units], np.float32)
     if reads and captions is not None and len(captions[0]) and options.caption_weight > 0:
-        scores = scores * (1.0 + options.caption_weight * caption_closeness(result, vectors, *captions))
-    n_high = max(options.min_highlights, min(options.max_highlights, len(segments) // 3))
-    picks = mmr(scores, vectors, n_high)
-    highlights = [Highlight(start=segments[i].start, end=segments[i].end, text=segments[i].text) for i in sorted(picks)]
-    paragraph = " ".join(segments[i].text.strip() for i in sorted(picks[: options.sentences]))
-    if phrases is None and reads_words:
+        bonus += options.caption_weight * caption_closeness(result, [(u.start, u.end) for u in units], vectors,
+                                                            *captions)
+    budget = summary_budget(sum(count_words(x.text) for x in segments), options)
+    language = result.transcript.language
+    picks = cover(units, [u.words for u in units], budget, options, language, bonus)
+    n_high = max(options.min_highlights, min(options.max_highlights, len(units) // 3))
+    best = cover(units, [1] * len(units), n_high, options, language, bonus)
+    highlights = [Highlight(start=round(units[i].start, 3), end=round(max(units[i].end, units[i].start + 0.1), 3),
+                            text=units[i].text) for i in sorted(best)]
+    paragraph = paragraph_of([units[i] for i in sorted(picks)], result.speaker_count() > 1)
+    if phrases is None and reads_words and with_chapters:
         from .events import Phrases
 
         phrases = Phrases(load_text(vision.text_model, device))
@@ -263,7 +400,35 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
 
         raise PipelineConfigError(f"unknown summary backend {options.backend!r}; known: extractive, transformers")
     return Summary(method=method, text=paragraph, highlights=highlights,
-                   chapters=chapters(result, vectors, options, phrases))
+                   chapters=topic_chapters(result, units, vectors, options, phrases) if with_chapters else [])
+
+
+def unit_vectors(units: "list[Unit]", segments: list, segment_vectors: "np.ndarray | None", vision: "VisionOptions",
+                 device: str, reads: bool) -> "np.ndarray":
+    """The units' vectors: the mean of their segments' vectors where fusion made them in a space
+    that reads the language, the shared text encoder's otherwise, and TF-IDF over tokens
+    (:func:`lexical_vectors`) where the encoder does not read the language."""
+    import numpy as np
+
+    from .loaders import shared_text_encoder
+
+    if not reads:
+        return lexical_vectors([u.text for u in units])
+    if segment_vectors is not None and len(segment_vectors) == len(segments):
+        sv = np.asarray(segment_vectors, np.float32)
+        return np.stack([sv[u.segments].mean(0) for u in units])
+    return np.asarray(shared_text_encoder(vision, device).encode_texts([u.text for u in units]), np.float32)
+
+
+def paragraph_of(units: "list[Unit]", speakers: bool) -> str:
+    """The chosen units in time order as one paragraph, each said by its speaker where the
+    talk has several ("SPEAKER_2: ..."); a unit that ends no sentence gets a full stop."""
+    out = ""
+    for u in units:
+        stop = "" if re.search(r"[.!?。！？]$", u.text) else ("。" if re.search(f"[{SPACELESS}]$", u.text) else ".")
+        part = f"{u.speaker}: {u.text}{stop}" if speakers and u.speaker else u.text + stop
+        out += glue(out, part) + part
+    return out
 
 
 def timeline_prompt(result: Result, max_lines: int = 120) -> str:
