@@ -82,6 +82,10 @@ def test_no_word_is_left_without_time():
     ("S so any questions?", "So any questions?"),
     ("So whe where do we start", "So where do we start"),
     ("the the remote control", "the remote control"),
+    ("I don't I don't know how much.", "I don't know how much."),
+    ("Indepen independent, right", "Independent, right"),
+    ("I think, I think so.", "I think, I think so."),  # a phrase after a mark is said again, not stuttered
+    ("in inside the box", "in inside the box"),
 ])
 def test_fillers_stutters_and_false_starts_leave_the_text(said, shown):
     assert tidy(said, "en") == shown

@@ -102,9 +102,14 @@ def _fragment(key: str, raw: str) -> bool:
     return len(key) == 1 and key not in ("a", "i") and key.isalpha() and raw[-1:].isalpha()
 
 
+def _keys(words: list[str]) -> list[str]:
+    return [w.casefold().strip(".,!?;:\"'()[]…-") for w in words]
+
+
 def tidy(text: str, language: str | None) -> str:
-    """``text`` without fillers and stuttered repeats ("I I think" -> "I think"), with its
-    spacing and punctuation; the first letter raised where a filler began the sentence."""
+    """``text`` without fillers, stuttered repeats ("I I think", "I don't I don't know") and, in
+    English, false starts ("whe where", "indepen independent"), with its spacing and
+    punctuation; the first letter raised where a filler began the sentence."""
     fillers = FILLERS.get(language or "", frozenset())
     out: list[str] = []
     previous = None
@@ -112,9 +117,9 @@ def tidy(text: str, language: str | None) -> str:
     for n, raw in enumerate(words):
         key = raw.casefold().strip(".,!?;:\"'()[]…-")
         following = words[n + 1].casefold().strip(".,!?;:\"'()[]…-") if n + 1 < len(words) else ""
-        if (language == "en" and 1 < len(key) <= 3 and raw[-1:].isalpha() and following != key
-                and following.startswith(key) and key not in _SHORT_WORDS):
-            continue  # a false start: "whe where", "re really"
+        if (language == "en" and len(key) > 1 and raw[-1:].isalpha() and following != key
+                and following.startswith(key) and (len(key) > 3 or key not in _SHORT_WORDS)):
+            continue  # a false start: "whe where", "re really", "indepen independent"
         if key and key in fillers:
             if out and raw[-1:] in ".!?" and out[-1][-1:] not in ".!?":
                 out[-1] = out[-1].rstrip(",;:") + raw[-1]
@@ -127,6 +132,10 @@ def tidy(text: str, language: str | None) -> str:
             continue
         out.append(raw)
         previous = key or previous
+        for k in (3, 2):  # a phrase said twice in a row: "I don't I don't know"
+            if len(out) >= 2 * k and _keys(out[-k:]) == _keys(out[-2 * k:-k]) and out[-k - 1][-1:].isalnum():
+                del out[-k:]
+                break
     tidied = " ".join(out).strip(" ,;:")
     return tidied[:1].upper() + tidied[1:] if tidied and text[:1].isupper() else tidied
 
