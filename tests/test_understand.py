@@ -358,6 +358,44 @@ def test_abstractive_summary_on_a_tiny_random_model(shared_media, tmp_path):
     assert "[0:00] said" in prompt and "clean rooms" in prompt and "seen:" in prompt
 
 
+def test_a_long_talk_is_written_chapter_by_chapter_then_as_a_whole(tmp_path, monkeypatch):
+    """Map-reduce on a tiny random model: a timeline over PROMPT_LINES lines gets one prompt per
+    chapter (or per PROMPT_LINES lines of one), then one over the parts' summaries."""
+    import dataclasses
+
+    from avpipe.options import SummaryOptions, VisionOptions
+    from avpipe.schema import Result, Segment, Transcript, VideoInfo
+    from avpipe.understand import generate as gen
+    from avpipe.understand import summary as summ
+
+    model = _tiny_generator(tmp_path / "gpt")
+    topics = ["The budget for the remote control is twenty five euros per unit.",
+              "The buttons should be large and easy to find in the dark.",
+              "Speech recognition would let people find the remote by calling it."]
+    segments = [Segment(start=i * 4.0, end=i * 4.0 + 3.5, text=topics[i * 3 // 150])
+                for i in range(150)]
+    result = Result(video=VideoInfo(path="t.mp4", video_id="t", duration_s=600.0, has_audio=True, has_video=False),
+                    transcript=Transcript(language="en", segments=segments))
+    prompts = []
+    real = gen.generate
+
+    def counting(model_name, prompt, max_new_tokens=160, device="cpu"):
+        prompts.append(prompt)
+        return real(model_name, prompt, max_new_tokens, device)
+
+    monkeypatch.setattr(gen, "generate", counting)
+    options = dataclasses.replace(SummaryOptions(), backend="transformers", model=str(model), max_new_tokens=6)
+    out = summ.summarise(result, None, options, VisionOptions())
+    assert out.method == str(model) and out.text
+    expected = sum(-(-sum(c.start <= s.start < (c.end if k < len(out.chapters) - 1 else 1e9) for s in segments)
+                     // summ.PROMPT_LINES) for k, c in enumerate(out.chapters))
+    assert len(prompts) == expected + 1 and len(prompts) >= 3
+    assert all(p.count("said:") <= summ.PROMPT_LINES for p in prompts[:-1])
+    assert prompts[-1].startswith("Below are summaries of the parts")
+    said = "\n".join(prompts[:-1])
+    assert all(t in said for t in topics)  # no part of the talk is cut off
+
+
 def test_summary_backend_needs_a_model_that_exists(shared_media, tmp_path):
     import dataclasses
 

@@ -26,7 +26,8 @@ instead ("Speech was not transcribed: the pipeline has no 'speech' stage.").
 
 Generative (``backend = "transformers"``): any causal LM or seq2seq model from a folder or the
 local Hugging Face cache writes the paragraph from a prompt built from the fused timeline
-(:func:`timeline_prompt`); highlights and chapters stay extractive, so every time shown is one
+(:func:`timeline_prompt`), chapter by chapter and then as a whole when the timeline is long
+(:func:`written_summary`: map-reduce); highlights and chapters stay extractive, so every time shown is one
 that exists in the video.
 """
 
@@ -357,9 +358,7 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     if not segments:
         summary = visual_summary(result, options, not_measured)
         if options.backend == "transformers" and (result.keyframes or result.events):
-            from .generate import generate
-
-            written = generate(options.model, timeline_prompt(result), options.max_new_tokens, device)
+            written = written_summary(result, summary.chapters, options, device)
             if written:  # the model sees only what was measured; the gaps are said after its text
                 summary.text = " ".join([written, *_gap_sentences(not_measured or {})])
             summary.method = options.model
@@ -390,17 +389,15 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     elif not reads_words:
         phrases = None  # chapter titles by word statistics (:func:`_title`)
     method = "extractive" if reads else "extractive-lexical"
+    found = topic_chapters(result, units, vectors, options, phrases) if with_chapters else []
     if options.backend == "transformers":
-        from .generate import generate
-
-        paragraph = generate(options.model, timeline_prompt(result), options.max_new_tokens, device)
+        paragraph = written_summary(result, found, options, device)
         method = options.model
     elif options.backend != "extractive":
         from ..errors import PipelineConfigError
 
         raise PipelineConfigError(f"unknown summary backend {options.backend!r}; known: extractive, transformers")
-    return Summary(method=method, text=paragraph, highlights=highlights,
-                   chapters=topic_chapters(result, units, vectors, options, phrases) if with_chapters else [])
+    return Summary(method=method, text=paragraph, highlights=highlights, chapters=found)
 
 
 def unit_vectors(units: "list[Unit]", segments: list, segment_vectors: "np.ndarray | None", vision: "VisionOptions",
@@ -431,9 +428,41 @@ def paragraph_of(units: "list[Unit]", speakers: bool) -> str:
     return out
 
 
-def timeline_prompt(result: Result, max_lines: int = 120) -> str:
-    """The fused timeline as text for a generative model: per shot what is seen, per segment what
-    is said (with its emotion), and the notable events, all with times."""
+#: A timeline of more lines than this is summarised part by part, then the parts' summaries
+#: together (:func:`written_summary`).
+PROMPT_LINES = 120
+
+
+def written_summary(result: Result, chapters: list[Chapter], options: "SummaryOptions", device: str = "cpu") -> str:
+    """The generative model's paragraph. A timeline that fits one prompt (:data:`PROMPT_LINES`)
+    is written in one go; a longer one by map-reduce: each chapter (a long chapter in pieces of
+    :data:`PROMPT_LINES` lines) is summarised from its own lines, then the whole from the parts'
+    summaries in time order, so no part of a long talk is cut off the prompt."""
+    from .generate import generate
+
+    lines = timeline_lines(result)
+    if len(lines) <= PROMPT_LINES:
+        return generate(options.model, timeline_prompt(result), options.max_new_tokens, device)
+    bounds = [(c.start, c.end) for c in chapters] or [(0.0, float("inf"))]
+    bounds[-1] = (bounds[-1][0], float("inf"))  # what starts after the last chapter's end belongs to it
+    parts = []
+    for a, b in bounds:
+        mine = [text for t, text in lines if a <= t < b]
+        for lo in range(0, len(mine), PROMPT_LINES):
+            prompt = ("Below is part of a timeline of a video: what is seen, said and happens, with times.\n"
+                      + "\n".join(mine[lo:lo + PROMPT_LINES])
+                      + "\n\nWrite one or two factual sentences on what happens in this part.\nSummary:")
+            said = generate(options.model, prompt, options.max_new_tokens, device)
+            if said:
+                parts.append(f"[{clock(a)}] {said}")
+    prompt = ("Below are summaries of the parts of a video, in time order.\n" + "\n".join(parts)
+              + "\n\nWrite a short factual summary of the whole video in two or three sentences.\nSummary:")
+    return generate(options.model, prompt, options.max_new_tokens, device)
+
+
+def timeline_lines(result: Result) -> list[tuple[float, str]]:
+    """The fused timeline as ``(time, line)`` in time order: per keyframe what is seen, per
+    segment what is said (with its emotion and speaker), and the notable events."""
     lines = []
     for k in result.keyframes:
         seen = k.seen()
@@ -446,6 +475,12 @@ def timeline_prompt(result: Result, max_lines: int = 120) -> str:
     for e in result.events:
         if e.kind in ("loud_sound", "music", "sound", "text_on_screen", "emotion_change"):
             lines.append((e.start, f"[{clock(e.start)}] {e.kind.replace('_', ' ')}: {e.label}"))
-    body = "\n".join(text for _, text in sorted(lines, key=lambda x: x[0])[:max_lines])
+    return sorted(lines, key=lambda x: x[0])
+
+
+def timeline_prompt(result: Result, max_lines: int = PROMPT_LINES) -> str:
+    """The fused timeline (:func:`timeline_lines`, its first ``max_lines``) as a prompt for a
+    generative model."""
+    body = "\n".join(text for _, text in timeline_lines(result)[:max_lines])
     return ("Below is a timeline of a video: what is seen, what is said and what happens, with times.\n"
             f"{body}\n\nWrite a short factual summary of the video in two or three sentences.\nSummary:")
