@@ -241,3 +241,17 @@ def test_the_old_sentences_option_is_told_what_replaced_it():
     with pytest.raises(PipelineConfigError, match=r"\[summary\] sentences: this option is gone; the paragraph's length "
                                                   r"now follows the transcript: \[summary\] length_ratio"):
         parse_pipeline("[summary]\nsentences = 3\n", "p", "p.toml")
+
+
+def test_units_never_merge_across_a_language_switch_and_long_unspaced_units_keep_their_times():
+    segments = _talk([("A", "We meet at the station"), ("A", "und dann gehen wir essen.")])
+    segments[0].language, segments[1].language = "en", "de"
+    assert [u.text for u in utterances(segments, "en")] == ["We meet at the station", "und dann gehen wir essen."]
+    sentence = "地下鉄の駅はどこですか。"
+    text = sentence * 14  # 70 words (a word per two characters): over MAX_WORDS, cut at sentence ends
+    words = [Word(start=i * 0.2, end=i * 0.2 + 0.15, word=ch, prob=0.9) for i, ch in enumerate(text)]
+    seg = Segment(start=0.0, end=words[-1].end, text=text, words=words, language="ja")
+    units = utterances([seg], "ja")
+    assert len(units) > 1 and "".join(u.text for u in units) == text  # no space put between Japanese sentences
+    assert all(a.end <= b.start for a, b in zip(units, units[1:]))
+    assert units[-1].end == pytest.approx(words[-1].end)

@@ -114,10 +114,10 @@ def concepts(texts: list[str], language: str | None) -> list[set[str]]:
     if language == "en":
         from nltk.stem.porter import PorterStemmer
 
-        from .units import BACKCHANNEL, FILLERS, _stop_words
+        from .units import uninformative
 
         stem = PorterStemmer().stem
-        stop = _stop_words("en") | BACKCHANNEL["en"] | FILLERS["en"]
+        stop = uninformative("en")
         return [{stem(w) for w in re.findall(r"[a-z0-9']+", t.casefold()) if len(w) > 2 and w not in stop}
                 for t in texts]
     from ..words import tokens
@@ -128,10 +128,11 @@ def concepts(texts: list[str], language: str | None) -> list[set[str]]:
     return [f - common for f in found]
 
 
-def cover(units: "list[Unit]", costs: list[int], budget: int, options: "SummaryOptions", language: str | None,
+def cover(found: list[set[str]], costs: list[int], budget: int, options: "SummaryOptions",
           bonus: "np.ndarray | None" = None, fill: bool = False) -> list[int]:
     """Units that together say most of what the talk is about, within a budget (concept
-    coverage, after Gillick and Favre 2009): a concept (:func:`concepts`) weighs as many units
+    coverage, after Gillick and Favre 2009): ``found`` holds each unit's concepts
+    (:func:`concepts`); a concept weighs as many units
     as say it (one said by fewer than :data:`MIN_CONCEPT_UNITS` weighs nothing), and each greedy
     step takes the unit whose concepts not yet covered weigh most per word (cost to the power
     ``cost_exponent``), raised by its ``bonus`` (what is also seen, what the captions say). A
@@ -140,14 +141,13 @@ def cover(units: "list[Unit]", costs: list[int], budget: int, options: "SummaryO
     (evaluation then cuts at the budget)."""
     from collections import Counter
 
-    found = concepts([u.text for u in units], language)
     df = Counter(c for f in found for c in f)
-    least = MIN_CONCEPT_UNITS if len(units) >= FEW_UNITS else 1
+    least = MIN_CONCEPT_UNITS if len(found) >= FEW_UNITS else 1
     weight = {c: n for c, n in df.items() if n >= least}
     covered: set[str] = set()
     chosen: list[int] = []
     used = 0
-    left = set(range(len(units)))
+    left = set(range(len(found)))
     while left and (used < budget):
         best, best_gain = None, 0.0
         for i in sorted(left):
@@ -368,17 +368,19 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     units = utterances(segments, result.transcript.language) or [
         Unit(start=x.start, end=x.end, text=x.text.strip(), speaker=x.speaker, segments=[i])
         for i, x in enumerate(segments) if x.text.strip()]  # only back-channel: better than nothing
-    vectors = unit_vectors(units, segments, segment_vectors, vision, device, reads)
+    seen = reads and captions is not None and len(captions[0]) and options.caption_weight > 0
+    # the units' vectors place chapters and meet the captions; the paragraph needs none
+    vectors = unit_vectors(units, segments, segment_vectors, vision, device, reads) if with_chapters or seen else None
     bonus = np.array([options.salience_weight * max([segments[i].salience or 0.0 for i in u.segments] + [0.0])
                       for u in units], np.float32)
-    if reads and captions is not None and len(captions[0]) and options.caption_weight > 0:
+    if seen:
         bonus += options.caption_weight * caption_closeness(result, [(u.start, u.end) for u in units], vectors,
                                                             *captions)
     budget = summary_budget(sum(count_words(x.text) for x in segments), options)
-    language = result.transcript.language
-    picks = cover(units, [u.words for u in units], budget, options, language, bonus)
+    found = concepts([u.text for u in units], result.transcript.language)
+    picks = cover(found, [u.words for u in units], budget, options, bonus)
     n_high = max(options.min_highlights, min(options.max_highlights, len(units) // 3))
-    best = cover(units, [1] * len(units), n_high, options, language, bonus)
+    best = cover(found, [1] * len(units), n_high, options, bonus)
     highlights = [Highlight(start=round(units[i].start, 3), end=round(max(units[i].end, units[i].start + 0.1), 3),
                             text=units[i].text) for i in sorted(best)]
     paragraph = paragraph_of([units[i] for i in sorted(picks)], result.speaker_count() > 1)
@@ -389,15 +391,15 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     elif not reads_words:
         phrases = None  # chapter titles by word statistics (:func:`_title`)
     method = "extractive" if reads else "extractive-lexical"
-    found = topic_chapters(result, units, vectors, options, phrases) if with_chapters else []
+    parts = topic_chapters(result, units, vectors, options, phrases) if with_chapters else []
     if options.backend == "transformers":
-        paragraph = written_summary(result, found, options, device)
+        paragraph = written_summary(result, parts, options, device)
         method = options.model
     elif options.backend != "extractive":
         from ..errors import PipelineConfigError
 
         raise PipelineConfigError(f"unknown summary backend {options.backend!r}; known: extractive, transformers")
-    return Summary(method=method, text=paragraph, highlights=highlights, chapters=found)
+    return Summary(method=method, text=paragraph, highlights=highlights, chapters=parts)
 
 
 def unit_vectors(units: "list[Unit]", segments: list, segment_vectors: "np.ndarray | None", vision: "VisionOptions",

@@ -14,6 +14,7 @@ texts, a cut falls after a sentence's end.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -92,18 +93,15 @@ def count_words(text: str) -> int:
     return n
 
 
-def _words_of(text: str) -> list[str]:
-    return [w.casefold().strip(".,!?;:\"'()[]…-") for w in text.split()]
+def _key(word: str) -> str:
+    """A written word as compared: folded case, marks around it stripped."""
+    return word.casefold().strip(".,!?;:\"'()[]…-")
 
 
 def _fragment(key: str, raw: str) -> bool:
     """An English word cut off as it was said: a lone letter other than "a" and "I" ("S so
     any questions?"), written without a mark after it."""
     return len(key) == 1 and key not in ("a", "i") and key.isalpha() and raw[-1:].isalpha()
-
-
-def _keys(words: list[str]) -> list[str]:
-    return [w.casefold().strip(".,!?;:\"'()[]…-") for w in words]
 
 
 def tidy(text: str, language: str | None) -> str:
@@ -115,8 +113,8 @@ def tidy(text: str, language: str | None) -> str:
     previous = None
     words = text.split()
     for n, raw in enumerate(words):
-        key = raw.casefold().strip(".,!?;:\"'()[]…-")
-        following = words[n + 1].casefold().strip(".,!?;:\"'()[]…-") if n + 1 < len(words) else ""
+        key = _key(raw)
+        following = _key(words[n + 1]) if n + 1 < len(words) else ""
         if (language == "en" and len(key) > 1 and raw[-1:].isalpha() and following != key
                 and following.startswith(key) and (len(key) > 3 or key not in _SHORT_WORDS)):
             continue  # a false start: "whe where", "re really", "indepen independent"
@@ -133,7 +131,8 @@ def tidy(text: str, language: str | None) -> str:
         out.append(raw)
         previous = key or previous
         for k in (3, 2):  # a phrase said twice in a row: "I don't I don't know"
-            if len(out) >= 2 * k and _keys(out[-k:]) == _keys(out[-2 * k:-k]) and out[-k - 1][-1:].isalnum():
+            if (len(out) >= 2 * k and [_key(w) for w in out[-k:]] == [_key(w) for w in out[-2 * k:-k]]
+                    and out[-k - 1][-1:].isalnum()):
                 del out[-k:]
                 break
     tidied = " ".join(out).strip(" ,;:")
@@ -143,20 +142,22 @@ def tidy(text: str, language: str | None) -> str:
 def says_nothing(text: str, language: str | None) -> bool:
     """Whether ``text`` is only fillers, back-channel and discourse markers (or, in a language
     without lists, shorter than :data:`MIN_KEPT_WORDS`)."""
-    words = [w for w in _words_of(text) if w]
     if language in BACKCHANNEL:
-        empty = BACKCHANNEL[language] | FILLERS.get(language, frozenset()) | _stop_words(language)
-        return sum(w not in empty for w in words) < MIN_CONTENT_WORDS
+        empty = uninformative(language)
+        return sum(_key(w) not in empty for w in text.split() if _key(w)) < MIN_CONTENT_WORDS
     return count_words(text) < MIN_KEPT_WORDS
 
 
-def _stop_words(language: str) -> frozenset[str]:
-    """Function words of ``language`` (scikit-learn's English list; none elsewhere yet)."""
-    if language != "en":
-        return frozenset()
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+@functools.cache
+def uninformative(language: str | None) -> frozenset[str]:
+    """Words that carry no content in ``language``: its back-channel and fillers, and in English
+    also the function words (scikit-learn's list) and their spoken forms ("gonna")."""
+    out = BACKCHANNEL.get(language or "", frozenset()) | FILLERS.get(language or "", frozenset())
+    if language == "en":
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS) | {"gonna", "wanna", "gotta", "kinda", "sorta", "'kay", "kay"}
+        out |= frozenset(ENGLISH_STOP_WORDS) | {"gonna", "wanna", "gotta", "kinda", "sorta", "'kay", "kay"}
+    return out
 
 
 def _sentences(text: str) -> list[str]:
@@ -179,12 +180,19 @@ def _split_long(unit: Unit, segments: list["Segment"]) -> list[Unit]:
     if len(runs) == 1:
         return [unit]
     words = [w for i in unit.segments for w in segments[i].words]
-    texts = [" ".join(r) for r in runs]
+    texts = []
+    for run in runs:
+        text = ""
+        for sentence in run:
+            text += glue(text, sentence.strip()) + sentence.strip()
+        texts.append(text)
     out, at = [], 0
     for k, text in enumerate(texts):
-        n = len(text.split())
-        mine = words[at:at + n] if words else []
-        at += n
+        letters, mine = len(re.sub(r"\s", "", text)), []  # the words that spell this run, in any script
+        while at < len(words) and letters > 0:
+            mine.append(words[at])
+            letters -= len(words[at].word.strip())
+            at += 1
         start = mine[0].start if mine else unit.start + (unit.end - unit.start) * k / len(texts)
         end = mine[-1].end if mine else unit.start + (unit.end - unit.start) * (k + 1) / len(texts)
         out.append(Unit(start=start, end=max(end, start), text=text, speaker=unit.speaker, segments=unit.segments))
@@ -201,6 +209,7 @@ def utterances(segments: list["Segment"], language: str | None = None) -> list[U
             continue
         last = merged[-1] if merged else None
         if (last is not None and last.speaker == s.speaker and s.start - last.end <= MERGE_GAP_S
+                and segments[last.segments[-1]].language == s.language  # never across a language switch
                 and (not _SENTENCE_END.search(last.text) or last.words < MIN_WORDS)):
             last.text = last.text + glue(last.text, text) + text
             last.end = max(last.end, s.end)
