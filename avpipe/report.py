@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .atomic import atomic_write_text
 from .cache import once
@@ -53,14 +53,15 @@ def _mark(start: float, end: float, duration: float, cls: str, title: str) -> di
             "cls": cls, "title": title}
 
 
-def report_context(result: "Result", folder: Path) -> dict:
-    """What the per-video template shows, from a result and its folder (thumbnails)."""
+def report_context(result: "Result", folder: Path, image_src: Callable[[Path], str | None] = _data_uri) -> dict:
+    """What the per-video template shows, from a result and its folder (thumbnails, each made a
+    source by ``image_src``: embedded as a data URI in a report, a URL when served)."""
     v = result.video
     duration = v.duration_s or max([s.end for s in result.shots] + [s.end for s in result.transcript.segments] + [1.0])
     duration = max(duration, 1e-3)
     keyframes = []
     for k in result.keyframes:
-        src = _data_uri(folder / k.thumbnail) if k.thumbnail else None
+        src = image_src(folder / k.thumbnail) if k.thumbnail else None
         if src:
             keyframes.append({"t": k.t, "clock": clock(k.t), "src": src,
                               "caption": " " + ", ".join(label.label for label in k.labels[:2])})
@@ -93,7 +94,7 @@ def report_context(result: "Result", folder: Path) -> dict:
         "language": result.transcript.language or "",
         "languages": [(code, f"{share:.0%}") for code, share in result.transcript.languages.items()]
         or ([(result.transcript.language, "")] if result.transcript.language else []),
-        "segments": [{"start": s.start, "end": s.end, "clock": clock(s.start), "text": s.text,
+        "segments": [{"start": s.start, "end": s.end, "clock": clock(s.start), "text": s.text, "speaker": s.speaker or "",
                       "language": s.language or result.transcript.language or "",
                       "switched": bool(s.language and s.language != result.transcript.language),
                       "text_en": s.text_en or "",
@@ -109,6 +110,7 @@ def report_context(result: "Result", folder: Path) -> dict:
         "events": [{"start": e.start, "clock": clock(e.start), "kind": e.kind, "label": e.label} for e in result.events],
         "errors": [e.model_dump() for e in result.errors],
         "duration_json": json.dumps(round(duration, 3)),
+        "inline_style": True,  # the marks placed by style attributes (a served page places them by script)
     }
 
 

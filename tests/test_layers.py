@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, ...]] = [
     # batches
     ("avpipe.runner",),
     ("avpipe.engines",),
+    # a results folder served to a browser (reads results, searches, renders the report's layout)
+    ("avpipe.serve",),
     ("avpipe.cli", "avpipe.__main__"),
 ]
 

@@ -1,4 +1,4 @@
-"""Command line: ``avpipe run | search | ask | index | probe | models | eval | train | schema | pipelines``.
+"""Command line: ``avpipe run | serve | search | ask | index | probe | models | eval | train | schema | pipelines``.
 
 This package's ``__init__`` holds the argument parser and :func:`main`, which dispatches to one
 module per family of commands: :mod:`.run` (run), :mod:`.search` (search, index, ask),
@@ -21,6 +21,7 @@ from .models import cmd_models
 from .printing import warn
 from .run import cmd_run
 from .search import cmd_ask, cmd_index, cmd_search
+from .serve import cmd_serve
 from .train import cmd_train
 
 
@@ -109,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("out", metavar="DIR")
     index.add_argument("--prune", action="store_true",
                        help="first delete the result folders that no record of DIR/index.jsonl names")
+
+    srv = sub.add_parser("serve", help="browse, search and play an `avpipe run` output folder in a web browser",
+                         description="Serve an `avpipe run` output folder as a local web app (the library, search "
+                         "with playback at the moment found, a page per video) and a JSON API (/api/videos, "
+                         "/api/search, /api/videos/ID/ask; OpenAPI at /openapi.json). Read-only: a run may write "
+                         "into the folder meanwhile, and its new videos appear on reload.")
+    srv.add_argument("out", metavar="OUT", help="the --out folder of an `avpipe run`")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1, this machine only; any other needs a token)")
+    srv.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one, printed)")
+    srv.add_argument("--token", default=None,
+                     help="a secret every request must bring (header 'Authorization: Bearer TOKEN', or open the "
+                     "printed address once); made and printed when --host is not loopback and none is given")
 
     probe = sub.add_parser("probe", help="print media facts of FILE as JSON")
     probe.add_argument("file", metavar="FILE")
@@ -234,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: The function of each command: ``(args) -> exit code``.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "probe": cmd_probe, "models": cmd_models, "eval": cmd_eval, "schema": cmd_schema,
-    "pipelines": cmd_pipelines, "train": cmd_train, "search": cmd_search, "ask": cmd_ask, "index": cmd_index}
+    "pipelines": cmd_pipelines, "train": cmd_train, "search": cmd_search, "ask": cmd_ask, "index": cmd_index,
+    "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
