@@ -8,26 +8,15 @@ safety rules, :mod:`.library` for what is read and served, :mod:`.pages` for the
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import socket
 import threading
 from pathlib import Path
 from typing import Callable
 
-from .app import make_app
+from .app import is_loopback, make_app
 
 __all__ = ["is_loopback", "make_app", "serve"]
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine only: ``localhost`` or a loopback address."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -19,12 +19,15 @@ loopback host, so a web page elsewhere cannot reach the app by pointing a domain
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import inspect
 import io
+import ipaddress
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -33,20 +36,29 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, RedirectResponse
 
-from .library import Library, NotServed
+from .library import Library, NotServed, Original
 
 #: Largest image a search upload may be.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-TOKEN_COOKIE = "avpipe_token"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 STATIC = Path(__file__).with_name("static")
 #: Nothing about the requests leaves the machine: FastAPI releases with OpenTelemetry built in
 #: (which an environment variable can point at an exporter) get it switched off.
 NO_TELEMETRY = {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                               "auto_configure": False}} \
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only: ``localhost`` or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def host_name(header: str) -> str:
@@ -63,7 +75,7 @@ class Searcher:
 
     def __init__(self, library: Library):
         self.library = library
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._manifest: bytes | None = None
         self._collection = None
 
@@ -88,7 +100,7 @@ class Searcher:
         from ..search.query import _encoder_of
 
         try:
-            with self._lock:
+            with self.lock:
                 _encoder_of(self.collection()).encode_texts(["a first query"])
         except Exception:  # noqa: BLE001 - the query that needs it says what is wrong
             pass
@@ -98,16 +110,24 @@ class Searcher:
         and thumbnail as URLs of this app."""
         from ..search import search
 
-        with self._lock:  # one query at a time: the encoders are shared, and the CPU is the limit
+        with self.lock:  # one query at a time: the encoders are shared, and the CPU is the limit
             moments = search(self.collection(), **query)
         names = {r.video_id: Path(r.input).name for r in self.library.records() if r.video_id}
+        originals: dict[str, Any] = {}
         rows = []
         for m in moments:
+            if m.video_id not in originals:
+                try:
+                    originals[m.video_id] = self.library.original(m.video_id)
+                except Exception as exc:  # noqa: BLE001 - the moment is still shown, with why it cannot play
+                    originals[m.video_id] = Original(None, str(exc))
+            original = originals[m.video_id]
             row = m.as_dict()
             row["thumbnail"] = file_url(self.library, m.thumbnail)
             row["name"] = names.get(m.video_id, m.video_id)
-            row["page"] = f"/videos/{m.video_id}#t={m.start:g}"
-            row["media"] = f"/media/{m.video_id}"
+            row["page"] = f"/videos/{quote(m.video_id)}#t={m.start:g}"
+            row["media"] = f"/media/{quote(m.video_id)}" if original.path else None
+            row["media_problem"] = original.problem
             rows.append(row)
         return rows
 
@@ -121,8 +141,6 @@ def file_url(library: Library, path: str | None) -> str | None:
         relative = (p if not p.is_absolute() else p.relative_to(library.out)).parts
     except ValueError:
         return None
-    from urllib.parse import quote
-
     return "/files/" + "/".join(quote(part) for part in relative) if len(relative) >= 2 else None
 
 
@@ -137,7 +155,8 @@ def video_row(library: Library, record) -> dict:
         return row
     try:
         result = library.result(record.video_id)
-    except NotServed:
+    except NotServed as exc:
+        row["error"] = f"its result cannot be shown: {exc}"
         return row
     except Exception as exc:  # noqa: BLE001 - a damaged result is shown as such, the rest listed
         row["error"] = str(exc)
@@ -147,32 +166,46 @@ def video_row(library: Library, record) -> dict:
     row.update(duration_s=result.video.duration_s, languages=dict(t.languages) or ({t.language: 1.0} if t.language else {}),
                speakers=result.speaker_count(),
                faces=len({e.label for e in result.events if e.kind == "face_appear"}),
-               summary=result.summary.text[:300], page=f"/videos/{record.video_id}",
-               thumbnail=f"/files/{record.video_id}/{first.thumbnail}" if first else None,
+               summary=result.summary.text[:300], page=f"/videos/{quote(record.video_id)}",
+               thumbnail=f"/files/{quote(record.video_id)}/{quote(first.thumbnail)}" if first else None,
                problems=[f"{e.stage}: {e.type}: {e.message}" for e in result.errors])
     return row
 
 
+def cookie_name(token: str) -> str:
+    """The token's cookie, named after the token: two servers on one host keep their own."""
+    return "avpipe_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
 def guard(token: str | None, loopback_only: bool):
     """The middleware that answers every request (see the module docstring)."""
+    import logging
+
     async def middleware(request, call_next):
-        if loopback_only and host_name(request.headers.get("host", "")) not in LOOPBACK_NAMES:
+        if loopback_only and not is_loopback(host_name(request.headers.get("host", ""))):
             response = PlainTextResponse("this server answers requests for localhost only", 421)
+        elif request.headers.get("sec-fetch-site") == "cross-site":  # another site's page, in a browser
+            response = PlainTextResponse("requests from other sites are refused", 403)
         elif token is not None and not _has_token(request, token):
             given = request.query_params.get("token")
             if given is not None and hmac.compare_digest(given.encode(), token.encode()):
-                # a first visit with ?token=: the cookie from now on, and the address without it
-                rest = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token")
-                response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
-                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+                # a first visit with ?token=: the cookie from now on, and the same address without it
+                rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+                response = RedirectResponse("/" + quote(request.url.path.lstrip("/")) + (f"?{rest}" if rest else ""), 303)
+                response.set_cookie(cookie_name(token), token, httponly=True, samesite="lax")
             else:
                 response = PlainTextResponse("a token is needed: open the address `avpipe serve` printed, or send "
                                              "the header 'Authorization: Bearer TOKEN'", 401)
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # noqa: BLE001 - a bug answers 500, still with the headers below
+                logging.getLogger("avpipe.serve").exception("%s %s failed", request.method, request.url.path)
+                response = PlainTextResponse("internal error (the server's log says where)", 500)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
         return response
 
     return middleware
@@ -181,7 +214,7 @@ def guard(token: str | None, loopback_only: bool):
 def _has_token(request, token: str) -> bool:
     auth = request.headers.get("authorization", "")
     given = [auth[7:].strip() if auth.lower().startswith("bearer ") else None,
-             request.headers.get("x-avpipe-token"), request.cookies.get(TOKEN_COOKIE)]
+             request.headers.get("x-avpipe-token"), request.cookies.get(cookie_name(token))]
     return any(g is not None and hmac.compare_digest(g.encode(), token.encode()) for g in given)
 
 
@@ -234,15 +267,15 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
     def api_videos() -> dict:
         rows = [video_row(library, r) for r in library.records()]
         counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "error")}
-        return {"videos": rows, "counts": counts}
+        return {"videos": rows, "counts": counts, "damaged_lines": library.damaged_lines}
 
     @app.get("/api/videos/{video_id}", summary="One video's whole result, and where its original file is")
     def api_video(video_id: str) -> dict:
         result = result_or_404(video_id)
         original = library.original(video_id)
         return {"id": video_id, "result": result.model_dump(mode="json"),
-                "media": {"url": f"/media/{video_id}" if original.path else None, "problem": original.problem},
-                "files": f"/files/{video_id}/"}
+                "media": {"url": f"/media/{quote(video_id)}" if original.path else None, "problem": original.problem},
+                "files": f"/files/{quote(video_id)}/"}
 
     @app.get("/api/search", summary="Moments matching a text query, best first (as `avpipe search`)")
     def api_search(q: str = Query(..., description="what to look for"), k: int = Query(10, ge=1, le=200),
@@ -273,16 +306,17 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
         if not q.strip():
             raise HTTPException(400, "the question is empty")
         try:
-            answer = ask(library.folder(video_id), q, k=k).as_dict()
+            with searcher.lock:  # the text encoder is shared with search
+                answer = ask(library.folder(video_id), q, k=k).as_dict()
         except AvpipeError as exc:
             raise HTTPException(409, str(exc)) from None
         for e in answer["evidence"]:
-            e["thumbnail"] = f"/files/{video_id}/{e['thumbnail']}" if e.get("thumbnail") else None
+            e["thumbnail"] = f"/files/{quote(video_id)}/{quote(e['thumbnail'])}" if e.get("thumbnail") else None
         return answer
 
     # ------------------------------------------------------------------ files
 
-    @app.get("/media/{video_id}", summary="The original video (HTTP range requests supported)",
+    @app.api_route("/media/{video_id}", methods=["GET", "HEAD"], summary="The original video (HTTP range requests supported)",
              response_class=FileResponse)
     def media(video_id: str):
         result_or_404(video_id)
@@ -291,7 +325,8 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
             raise HTTPException(404, original.problem)
         return FileResponse(original.path, media_type=original.content_type)
 
-    @app.get("/files/{video_id}/{path:path}", summary="A file of a video's result folder (keyframes, subtitles)",
+    @app.api_route("/files/{video_id}/{path:path}", methods=["GET", "HEAD"],
+                   summary="A file of a video's result folder (keyframes, subtitles, result.json)",
              response_class=FileResponse)
     def files(video_id: str, path: str):
         try:

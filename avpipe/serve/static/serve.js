@@ -46,6 +46,7 @@
       });
       rows.forEach(function (r) { body.appendChild(r); });
     };
+    apply();
     filter.addEventListener("input", apply);
     sort.addEventListener("change", apply);
     document.getElementById("library-tools").addEventListener("submit", function (ev) { ev.preventDefault(); });
@@ -54,6 +55,13 @@
   // ------------------------------------------------------------------ video page
   var timeline = document.getElementById("timeline");
   var video = document.getElementById("video");
+  if (video) {
+    video.addEventListener("error", function () {
+      var p = el("p", "errors", "This browser cannot play the original file (its format or codec); everything else is below.");
+      p.id = "media-problem";
+      video.parentNode.insertBefore(p, video.nextSibling);
+    });
+  }
   if (timeline) {
     var duration = parseFloat(timeline.dataset.duration) || 0;
     // the marks' places: the page's style attributes are not applied here (no inline style under
@@ -102,6 +110,10 @@
     var player = document.getElementById("player"), box = document.getElementById("player-box");
 
     var say = function (text, bad) { status.textContent = text; status.className = bad ? "errors" : ""; };
+    player.addEventListener("error", function () {
+      if (player.getAttribute("src")) { say("this browser cannot play " + document.getElementById("playing").textContent +
+                                            " (its format or codec); the video's page has everything else", true); }
+    });
 
     var open = function (m, row) {
       Array.prototype.forEach.call(hits.querySelectorAll(".moment.now"), function (r) { r.classList.remove("now"); });
@@ -110,6 +122,13 @@
       document.getElementById("playing").textContent = m.name + " at " + clock(m.start);
       document.getElementById("open-page").href = m.page;
       player.dataset.start = String(m.start);
+      if (!m.media) {  // the original moved: say so, the results stay
+        player.removeAttribute("src");
+        player.hidden = true;
+        say(m.media_problem || "this video's original file cannot be played", true);
+        return;
+      }
+      player.hidden = false;
       if (player.getAttribute("src") !== m.media) {
         player.setAttribute("src", m.media);
         player.load();
