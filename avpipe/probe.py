@@ -5,6 +5,11 @@ variable from constant frame rate, and a one-frame stream from a moving picture)
 frame of each (display rotation lives in frame side data), so it can run before anything that
 might hang or crash on a broken file. It never decodes audio, and reads each audio layout through
 :func:`channel_names`, the one safe way (see there).
+
+A file whose header gives no duration at all (Matroska or WebM written to a pipe, as browsers'
+MediaRecorder and live dumps write it: the muxer cannot go back to fill it in) gets its
+durations from the stream itself, the end of its last packets, in one demux-only pass
+(:func:`_durations_from_packets`; no decoding, a few seconds for hours of footage).
 """
 
 from __future__ import annotations
@@ -262,6 +267,39 @@ def _scan_video(container, infos: list[StreamInfo]) -> dict[int, int]:
     return packets
 
 
+def _durations_from_packets(path: str | Path, indices: list[int]) -> tuple[dict[int, float], float | None]:
+    """Read every packet of streams ``indices`` (demux only, nothing decoded) and return each
+    stream's duration from its own start to the end of its last packet (the latest
+    ``pts + duration``: packets come in decoding order), and the container's duration from its
+    start time to the latest of those ends. A video packet with no duration counts one frame.
+
+    For files whose header says nothing of their length; a damaged tail ends the pass early,
+    with what was read so far.
+    """
+    ends: dict[int, float] = {}
+    with open_container(path) as container:
+        streams = [container.streams[i] for i in indices]
+        frame = {s.index: (1.0 / float(s.average_rate or s.guessed_rate or 25)) if s.type == "video" else 0.0
+                 for s in streams}
+        try:
+            for packet in container.demux(*streams):
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                index = packet.stream.index
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                if not packet.duration:
+                    end += frame[index]
+                if end > ends.get(index, float("-inf")):
+                    ends[index] = end
+        except Exception:  # noqa: BLE001 - a broken tail: the packets read so far still tell
+            pass
+        starts = {s.index: _seconds(s.start_time, s.time_base) or 0.0 for s in streams}
+        origin = container.start_time / 1_000_000 if container.start_time else 0.0
+    durations = {i: end - starts[i] for i, end in ends.items() if end > starts[i]}
+    total = max(ends.values()) - origin if ends else None
+    return durations, total if total and total > 0 else None
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Return container and stream facts for ``path`` and the streams the pipeline will use.
 
@@ -271,6 +309,13 @@ def probe(path: str | Path) -> MediaInfo:
     container = open_container(path)
     with container:
         streams = [_stream_info(s) for s in container.streams]
+        duration = container.duration / 1_000_000 if container.duration else None
+        unknown = [s.index for s in streams if s.type in ("video", "audio") and not s.duration_s and not s.attached_pic]
+        measured = duration is None and bool(unknown)
+        if measured:  # the header says nothing of the length: the packets do
+            durations, duration = _durations_from_packets(path, unknown)
+            for info in streams:
+                info.duration_s = durations.get(info.index, info.duration_s)
         undecodable = [(info, why) for stream, info in zip(container.streams, streams)
                        if (why := _no_decoder(path, stream, info))]
         videos = [s for s in streams if s.type == "video" and not s.attached_pic and s.width]
@@ -284,7 +329,6 @@ def probe(path: str | Path) -> MediaInfo:
             why_not = [f"stream {info.index}: {why}" for info, why in undecodable if info.type == kind]
             if index is None and why_not:
                 choice[at] = f"{kind}: none ({'; '.join(why_not)})"
-        duration = container.duration / 1_000_000 if container.duration else None
         if duration is None:
             known = [s.duration_s for s in streams if s.duration_s]
             duration = max(known) if known else None
@@ -293,6 +337,7 @@ def probe(path: str | Path) -> MediaInfo:
             size_bytes=Path(path).stat().st_size,
             format=container.format.name if container.format else None,
             duration_s=duration,
+            duration_measured=measured,
             streams=streams,
             video_stream=v_index,
             audio_stream=a_index,

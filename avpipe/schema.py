@@ -54,7 +54,8 @@ class StreamInfo(_Model):
     index: int = Field(description="Stream index inside the container.")
     type: Literal["video", "audio", "subtitle", "data", "attachment", "unknown"]
     codec: str | None = Field(None, description="Codec name, e.g. h264, aac, mov_text.")
-    duration_s: float | None = Field(None, description="Stream duration, when the container says.")
+    duration_s: float | None = Field(None, description=(
+        "Stream duration: the container's, else measured from the packets (see MediaInfo.duration_measured)."))
     language: str | None = Field(None, description="ISO 639 language tag from the metadata.")
     title: str | None = None
     default: bool = Field(False, description="The container marks it as the default stream.")
@@ -79,6 +80,9 @@ class MediaInfo(_Model):
     size_bytes: int
     format: str | None = Field(None, description="Container format names, e.g. 'mov,mp4,m4a'.")
     duration_s: float | None = Field(None, description="Container duration in seconds.")
+    duration_measured: bool = Field(False, description=(
+        "The header gives no duration (a file written to a pipe): the durations were measured from the "
+        "timestamps of the last packets."))
     streams: list[StreamInfo]
     video_stream: int | None = Field(None, description="Index of the chosen video stream.")
     audio_stream: int | None = Field(None, description="Index of the chosen audio stream.")

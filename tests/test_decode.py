@@ -111,3 +111,16 @@ def test_no_audio_stream_raises(gen):
     path = gen("no_audio.mp4")
     with pytest.raises(NoAudioStream):
         list(iter_audio(path, probe(path)))
+
+
+def test_a_pipe_written_webm_is_sampled_to_its_end(gen):
+    """No duration in its header: the probe's measured one drives the sampling (not one frame,
+    as for a still), through PyAV (decord will not open such a file)."""
+    path = gen("piped_three_shots.webm")
+    info = probe(path)
+    reader = open_frames(path, info, DecodeOptions(fps=2.0))
+    times = [f.t for f in reader]
+    assert reader.name == "pyav"
+    assert len(times) == 26 and times[-1] == pytest.approx(12.5, abs=0.05)
+    tone = gen("piped_tone.mka")
+    assert load_audio(tone, probe(tone)).duration_s == pytest.approx(5.0, abs=0.05)

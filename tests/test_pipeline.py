@@ -52,6 +52,18 @@ def test_process_video_reports_per_stage(gen, tmp_path):
     assert result.errors == []
 
 
+def test_a_pipe_written_webm_has_its_duration_shots_and_keyframes(gen, tmp_path):
+    """13 s in three shots, written to a pipe (no duration in its header): once a still image
+    (one shot of 0.38 s, one keyframe); now its real length, its three shots, a keyframe in each."""
+    options = parse_pipeline('stages = ["probe", "decode", "shots", "keyframes"]\n')
+    result = process_video(gen("piped_three_shots.webm"), "x", tmp_path, options)
+    assert result.video.duration_s == pytest.approx(13.0, abs=0.04)
+    assert [(s.start, s.end) for s in result.shots] == [(0.0, 4.0), (4.0, 8.0), (8.0, pytest.approx(13.0, abs=0.04))]
+    assert sorted({k.shot for k in result.keyframes}) == [0, 1, 2]
+    assert all(result.shots[k.shot].start <= k.t < result.shots[k.shot].end for k in result.keyframes)
+    assert result.errors == [] and all(s.status == "ok" for s in result.stages.values())
+
+
 @pytest.mark.parametrize("text, message", [
     ('[fusion]\nstrategy = "hybird"', r"\[fusion\] strategy = 'hybird' is not allowed; choose one of: 'hybrid', 'late', 'early'"),
     ('[speech]\nbackend = "whisperx"', r"\[speech\] backend = 'whisperx' is not allowed"),

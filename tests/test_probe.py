@@ -36,6 +36,23 @@ def test_audio_only_and_no_audio(gen):
     assert v.audio_stream is None and v.video_stream == 0
 
 
+@pytest.mark.parametrize("name, length", [("piped_three_shots.webm", 13.0), ("piped_tone.mka", 5.0)])
+def test_a_pipe_written_file_gets_its_duration_from_its_packets(gen, name, length):
+    """WebM / Matroska written to a pipe (MediaRecorder, live dumps): no duration in the header,
+    nor in any stream; the probe measures it from the last packets, to within a frame."""
+    import av
+
+    path = gen(name)
+    with av.open(str(path)) as container:  # what makes the case: FFmpeg itself knows no length
+        assert container.duration is None and all(s.duration is None for s in container.streams)
+    info = probe(path)
+    assert info.duration_measured
+    assert info.duration_s == pytest.approx(length, abs=0.04)
+    chosen = [s for s in info.streams if s.index in (info.video_stream, info.audio_stream)]
+    assert chosen and all(s.duration_s == pytest.approx(length, abs=0.04) for s in chosen)
+    assert not probe(gen("no_audio.mp4")).duration_measured  # a header that says keeps its word
+
+
 @pytest.mark.parametrize("case", ["empty", "text", "missing"])
 def test_unreadable_files_raise_media_open_error(bad_inputs, case):
     with pytest.raises(MediaOpenError) as info:

@@ -18,13 +18,13 @@ from avpipe.shots.histogram import colour_histogram, histogram_distance
 needs_opencv_doc = pytest.mark.skipif(not media.FILM.exists(), reason="needs Debian's opencv-doc (real footage)")
 
 
-def _detect(path, keyframes=None, **shot_opts):
+def _detect(path, keyframes=None, encode=None, **shot_opts):
     media_info = probe(path)
     stream = media_info.streams[media_info.video_stream]
-    detector = ShotDetector(ShotOptions(**shot_opts), fps=stream.fps or 25.0, keyframes=keyframes)
+    detector = ShotDetector(ShotOptions(**shot_opts), fps=stream.fps or 25.0, keyframes=keyframes, encode=encode)
     for frame in open_frames(path, media_info, DecodeOptions(), glances=detector.reads_glances):
         if frame.glance is not None:
-            detector.add_glance(frame.t, frame.glance)
+            detector.add_glance(frame.t, frame.glance, frame.picture)
         if frame.image is not None:
             detector.add(frame.t, frame.image)
     return detector.finish(media_info.duration_s)
@@ -57,6 +57,22 @@ def test_static_video_is_one_shot_with_periodic_keyframes(gen):
     assert events == []
     assert len(keyframes) == 6  # a 60 s shot: one keyframe per 10 s piece
     assert {k.why for k in keyframes} == {"shot", "interval"}
+
+
+@pytest.mark.parametrize("min_shot_s, starts", [(1.0, [0.0, 3.2, 6.2]), (0.1, [0.0, 3.2, 3.4, 6.2])])
+def test_every_shot_gets_a_keyframe_however_short(gen, min_shot_s, starts):
+    """Shots of five frames (0.2 s) that fall between two samples 0.5 s apart: the one at the end
+    of the clip (the only kind the default min_shot_s lets through), and with a smaller
+    min_shot_s the one in the middle. Each gets a keyframe, a picture of that shot."""
+    def colour(image):  # what a keyframe keeps here: its mean colour
+        return bytes(image.reshape(-1, 3).mean(axis=0).astype(np.uint8))
+
+    shots, keyframes, _ = _detect(gen("short_shots.mp4"), encode=colour, min_shot_s=min_shot_s)
+    assert [s.start for s in shots] == starts and shots[-1].end == pytest.approx(6.4)
+    for i, shot in enumerate(shots):
+        assert [k for k in keyframes if k.shot == i and shot.start <= k.t < shot.end], f"shot {i} has no keyframe"
+    red, green, blue = keyframes[-1].jpeg  # the last shot's keyframe shows its red, not the green before
+    assert red > 150 and green < 60 and blue < 60
 
 
 def test_real_footage_dissolve_and_cut(nasa):
@@ -125,6 +141,25 @@ def test_cross_fade_is_a_dissolve_and_motion_is_not():
     # a steady pan over one wide random picture: large changes every frame, no boundary
     wide = np.random.default_rng(7).integers(0, 255, (27, 400, 3), dtype=np.uint8)
     assert _feed([wide[:, k * 2:k * 2 + 48] for k in range(150)]) == []
+
+
+def test_black_that_lasts_after_a_long_shot_is_a_shot():
+    """Ten minutes of one shot, then black (the 2-hour file whose cut to black at 3,630 s was
+    lost): black that lasts is a shot, with a cut into it; to the end, it is no fade-out, and
+    followed by a picture, no fade through black but a cut at each edge. A moment of black at
+    the end is still a fade-out, no boundary."""
+    fps = 10.0
+    a, b = _texture(9), _texture(10)
+    noise = np.random.default_rng(11).integers(-3, 4, (4, *a.shape))
+    shot = [np.clip(a + n, 0, 255).astype(np.uint8) for n in noise] * 1500  # 600 s, a little noise
+    black = [np.zeros_like(a)] * 600  # 60 s
+
+    def found(frames):
+        return [(tr.kind, round(tr.t, 2)) for tr in _feed(frames, fps)]
+
+    assert found(shot + black) == [("cut", 600.0)]
+    assert found(shot + black + [b] * 100) == [("cut", 600.0), ("cut", 660.0)]
+    assert found(shot + black[:20]) == []
 
 
 def test_settler_keeps_the_stronger_of_close_candidates():

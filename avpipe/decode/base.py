@@ -6,7 +6,7 @@ import importlib
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from ..errors import PipelineConfigError
 
@@ -25,11 +25,17 @@ class Frame:
     frame that was not sampled. ``glance`` is a tiny copy of *every* decoded frame (``GLANCE``
     pixels), made only when the reader was asked for glances: the full-rate signal that shot
     detection reads from the same decode pass.
+
+    ``picture``, on a frame with a glance but no ``image``, makes that frame's picture as a
+    sampled one would be (same size, upright) when called, while the frame is the one being
+    handed out: so a shot too short to hold a sample still gets a keyframe, and only those
+    frames cost a conversion.
     """
 
     t: float
     image: "np.ndarray | None"
     glance: "np.ndarray | None" = None
+    picture: "Callable[[], np.ndarray] | None" = None
 
 
 #: Width and height of a glance: TransNetV2's input size, which the cheap detector reads too.
@@ -121,7 +127,9 @@ def choose_backend(media: "MediaInfo", requested: str, glances: bool = False) ->
 
     decord always reads the stream FFmpeg ranks best, so files with several video streams go to
     PyAV, which decodes exactly the chosen stream. Glances (every frame) need PyAV: it decodes
-    every frame anyway, while decord decodes only what is asked.
+    every frame anyway, while decord decodes only what is asked. decord will not open a file
+    whose header gives no duration ("broken metadata": a pipe-written WebM), so that one goes
+    to PyAV too, with the duration the probe measured.
     """
     if requested != "auto":
         if requested not in _BACKENDS:
@@ -134,7 +142,7 @@ def choose_backend(media: "MediaInfo", requested: str, glances: bool = False) ->
         return "pyav"
     videos = [s for s in media.streams if s.type == "video" and not s.attached_pic]
     stream = media.streams[media.video_stream] if media.video_stream is not None else None
-    if decord_usable() and len(videos) == 1 and stream is not None:
+    if decord_usable() and len(videos) == 1 and stream is not None and not media.duration_measured:
         return "decord"
     return "pyav"
 

@@ -36,7 +36,8 @@ class DecordReader(ReaderBase):
         try:
             reader = decord.VideoReader(os.fspath(self.path), width=width, height=height, num_threads=2)
         except decord.DECORDError as exc:  # type: ignore[attr-defined]
-            raise DecodeError(f"decord could not open the video: {exc}", self.path) from exc
+            hint = " (its header gives no duration: backend auto or pyav reads it)" if self.media.duration_measured else ""
+            raise DecodeError(f"decord could not open the video{hint}: {exc}", self.path) from exc
         count = len(reader)
         if count == 0:
             raise DecodeError("decord found no frames", self.path)

@@ -8,11 +8,14 @@ counts. Memory stays bounded because only the frame being converted is held.
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import DecodeError
 from ..probe import open_container
 from .base import GLANCE, Frame, ReaderBase, sample_times, target_size, upright, video_duration
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PyAVReader(ReaderBase):
@@ -69,12 +72,16 @@ class PyAVReader(ReaderBase):
                                                  interpolation=Interpolation.AREA)
                         glance = upright(small.to_ndarray(), rotation)
                         self.report.glance_seconds += time.perf_counter() - started
+
+                    def picture(frame=frame) -> "np.ndarray":  # this frame's sampled-size picture
+                        return upright(scaler.reformat(frame, width=width, height=height, format="rgb24").to_ndarray(),
+                                       rotation)
+
                     if k >= len(times) or t < times[k] - half_frame:
                         if glance is not None:
-                            yield Frame(t=max(t, 0.0), image=None, glance=glance)
+                            yield Frame(t=max(t, 0.0), image=None, glance=glance, picture=picture)
                         continue
-                    image = upright(scaler.reformat(frame, width=width, height=height, format="rgb24").to_ndarray(),
-                                    rotation)
+                    image = picture()
                     # One decoded frame can stand for several targets when sampling faster than
                     # the video's own rate; it is yielded once.
                     while k < len(times) and times[k] - half_frame <= t:

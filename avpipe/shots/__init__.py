@@ -57,7 +57,14 @@ def make_detector(options: "ShotOptions", fps: float, device: str = "cpu") -> Cu
 @dataclass
 class ShotDetector:
     """Feed ``add_glance`` with every decoded frame's glance (when ``reads_glances``) and ``add``
-    with every sampled frame, in time order; ``finish`` returns shots, keyframes and events."""
+    with every sampled frame, in time order; ``finish`` returns shots, keyframes and events.
+
+    Every shot gets a keyframe, even one shorter than the sampling step (five frames between
+    two samples half a second apart): a frame that was not sampled but changed at least
+    ``cut_min`` from the frame before (where a cut can start a shot) has its picture made and
+    offered to the chooser as a *spare*, which it keeps only for a shot that has no sampled
+    frame before it (:class:`~.keyframes.KeyframeChooser`).
+    """
 
     options: "ShotOptions"
     fps: float = 25.0
@@ -69,6 +76,7 @@ class ShotDetector:
     keyframes: "KeyframeOptions | None" = None
     last_t: float | None = None
     _step: float = 0.5
+    _last_glance: "np.ndarray | None" = None
     detector: CutDetector = field(init=False)
     chooser: KeyframeChooser = field(init=False)
 
@@ -82,8 +90,17 @@ class ShotDetector:
     def reads_glances(self) -> bool:
         return self.options.backend != "histogram"
 
-    def add_glance(self, t: float, glance: "np.ndarray") -> None:
+    def add_glance(self, t: float, glance: "np.ndarray",
+                   picture: "Callable[[], np.ndarray] | None" = None) -> None:
+        """The glance of the next decoded frame; ``picture`` makes its full picture, for a frame
+        that is not sampled (None for a sampled one, whose picture comes through :meth:`add`)."""
+        from .adaptive import mad
+
+        changed = self._last_glance is not None and mad(glance, self._last_glance) >= self.options.cut_min
+        self._last_glance = glance
         self.detector.add(t, glance)
+        if picture is not None and changed:
+            self.chooser.add(t, picture(), spare=True)
         self.chooser.advance(self.detector.transitions, self.detector.settler.settled)
 
     def add(self, t: float, image: "np.ndarray") -> None:

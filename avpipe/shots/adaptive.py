@@ -11,7 +11,10 @@ Everything is a mean absolute difference (MAD, 0..255) between glances:
   back: when the frame before *i* comes back within a quarter second after it, or the frame
   *i* was already there a quarter second before, *i* is a flash's edge and no cut.
 - **Fade through black**: a run of black frames between two shots is one transition, at the
-  run's middle. A cut into or out of the black is part of it.
+  run's middle. A cut into or out of the black is part of it. A run longer than
+  ``LONG_BLACK_S`` is no fade but a shot of its own (a black leader, a pause in a recording):
+  the cuts into and out of it stand, and one that lasts to the end is the last shot, not a
+  fade-out.
 - **Dissolve**: at three scales *w* (a quarter, half and whole second), frame *i* is a dissolve's
   middle when its neighbours *w* frames away differ a lot (``gradual_min``) while *i* is close to
   their average (a cross-fade is a linear blend; a pan or a moving subject is not) and the
@@ -51,6 +54,8 @@ FLASH_S = 0.25
 SCALES_S = (0.25, 0.5, 1.0)
 #: Neighbouring frames each side that the adaptive cut rule compares with.
 NEIGHBOURS = 2
+#: Black lasting longer than this (seconds) is a shot of its own, not the middle of a fade.
+LONG_BLACK_S = 5.0
 
 
 def mad(a: "np.ndarray", b: "np.ndarray") -> float:
@@ -121,8 +126,11 @@ class AdaptiveDetector:
         self._forget()
         if self._i:
             # A black run in progress may still turn out to be a fade that explains a cut at
-            # its start: nothing after its start is final before it ends.
-            until = self._t[self._i - 1] if self._black_from is None else min(self._t[self._i - 1], self._black_from[1])
+            # its start: nothing after its start is final before it ends, or grows too long to
+            # be a fade.
+            until = self._t[self._i - 1]
+            if self._black_from is not None and not self._long_black(until):
+                until = min(until, self._black_from[1])
             if self._run:  # nor after the start of a dissolve still being measured
                 until = min(until, self._run[0][3])
             self.settler.settle(until - self.margin)
@@ -133,9 +141,14 @@ class AdaptiveDetector:
             self._judge(self._i)
             self._i += 1
         self._close_run()
-        if self._black_from is not None:  # the video ends in black: a fade out, not a boundary
+        if self._black_from is not None and not self._long_black(self._t[self._n - 1]):
+            # the video ends in a moment of black: a fade out, not a boundary
             self.settler.drop(self._black_from[1] - self.margin, float("inf"))
         return self.settler.finish()
+
+    def _long_black(self, until: float) -> bool:
+        """Whether the black run in progress has lasted, up to ``until``, too long to be a fade."""
+        return self._black_from is not None and until - self._black_from[1] > LONG_BLACK_S
 
     def _forget(self) -> None:
         """Drop the frame that has just left the window (frames leave one at a time, in order)."""
@@ -228,10 +241,11 @@ class AdaptiveDetector:
             return
         if self._black_from is None:
             return
-        (first, start), self._black_from = self._black_from, None
-        if first == 0:
-            return  # the video opens in black: no shot before it
         end = self._t[i]
+        long_black = self._long_black(end)
+        (first, start), self._black_from = self._black_from, None
+        if first == 0 or long_black:
+            return  # the video opens in black (no shot before it), or the black is a shot itself
         self.settler.drop(start - self.margin, end + self.margin)
         self._fade_guard = end + self.margin
         self.settler.propose(Transition(round((start + end) / 2, 3), "fade", 1.0, start, end))

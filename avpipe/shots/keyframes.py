@@ -12,7 +12,11 @@ keyframes of a video at one per that many seconds plus one per shot.
 
 Each piece's keyframe is its sharpest sample (variance of the Laplacian: blur and fades score
 low), never a frame inside a dissolve or fade (a blend of two shots) when the piece has
-another. Only the current best's pixels are held; a chosen keyframe is kept as a small JPEG
+another. A shot that starts between two samples and ends before the next (shorter than the
+sampling step) has no sample: for it, *spares* (frames that were not sampled, offered where a
+cut may start a shot) count as samples; a spare that falls in a shot already begun is dropped.
+
+Only the current best's pixels are held; a chosen keyframe is kept as a small JPEG
 (``encode``: :func:`encode_thumbnail`), so a 10-hour video's keyframes cost megabytes; the
 stages that look at them decode it with :func:`decode_jpeg`. Frames wait (bounded: the
 detector's look-ahead and SPAN_S, a few seconds) until the shot boundaries around them are
@@ -116,7 +120,7 @@ class KeyframeChooser:
     options: "KeyframeOptions"
     encode: "Callable[[np.ndarray], bytes] | None" = None
     keyframes: list[KeyframeCandidate] = field(default_factory=list)
-    _waiting: deque = field(default_factory=deque)  # sampled frames (t, image) not yet placed
+    _waiting: deque = field(default_factory=deque)  # frames (t, image, spare) not yet placed
     _used: int = 0  # transitions already applied
     _shot: int = 0
     _piece_start: float = 0.0
@@ -124,8 +128,10 @@ class KeyframeChooser:
     _best: KeyframeCandidate | None = None
     _drifted: int = 0  # samples in a row that drifted from the piece's keyframe
 
-    def add(self, t: float, image: "np.ndarray") -> None:
-        self._waiting.append((t, image))
+    def add(self, t: float, image: "np.ndarray", spare: bool = False) -> None:
+        """The next frame in time order: a sampled one, or a ``spare``, used only to open a shot
+        that no sampled frame opens."""
+        self._waiting.append((t, image, spare))
 
     def advance(self, transitions: list["Transition"], until: float) -> None:
         """Place the waiting frames before ``until``: every transition before it is final.
@@ -139,12 +145,14 @@ class KeyframeChooser:
         self._close_piece()
         return self.keyframes
 
-    def _place(self, t: float, image: "np.ndarray", transitions: list["Transition"]) -> None:
+    def _place(self, t: float, image: "np.ndarray", spare: bool, transitions: list["Transition"]) -> None:
         o = self.options
         new_shot = False
         while self._used < len(transitions) and transitions[self._used].t <= t:
             self._used += 1
             new_shot = True
+        if spare and not new_shot:
+            return  # this shot already has a frame: the spare is not needed
         look = look_of(image) if o.drift > 0 else None
         # A frame inside a dissolve or fade is a blend of two shots: it opens no drift piece,
         # and is chosen only if its piece has nothing else.

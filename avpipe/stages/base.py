@@ -242,8 +242,10 @@ class Stage:
         """Whether this consumer reads a glance of every decoded frame (:meth:`on_glance`)."""
         return False
 
-    def on_glance(self, ctx: VideoContext, t: float, glance: "np.ndarray") -> None:
-        """Called with a tiny picture of every decoded frame, when :meth:`wants_glances` says so."""
+    def on_glance(self, ctx: VideoContext, frame: "Frame") -> None:
+        """Called with every decoded frame, when :meth:`wants_glances` says so: its tiny picture
+        (``frame.glance``) and, for one that was not sampled, ``frame.picture`` to make its
+        full picture on demand. A sampled frame then comes to :meth:`on_frame` too."""
 
     def run(self, ctx: VideoContext) -> None:
         """Called once, in pipeline order, after decode."""

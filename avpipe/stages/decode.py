@@ -88,7 +88,7 @@ class DecodeStage(Stage):
                 t0 = time.perf_counter()
                 try:
                     if frame.glance is not None and consumer.name in glancers:
-                        consumer.on_glance(ctx, frame.t, frame.glance)
+                        consumer.on_glance(ctx, frame)
                     if frame.image is not None:
                         consumer.on_frame(ctx, frame)
                 except Exception as exc:  # noqa: BLE001 - one consumer's bug must not stop decode

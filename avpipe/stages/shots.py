@@ -10,8 +10,6 @@ from ..options import PipelineOptions
 from .base import ModelUse, Stage, VideoContext
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..decode.base import Frame
     from ..shots import ShotDetector
 
@@ -55,8 +53,8 @@ class ShotStage(Stage):
     def wants_glances(self, ctx: VideoContext) -> bool:
         return ctx.options.shots.backend != "histogram"
 
-    def on_glance(self, ctx: VideoContext, t: float, glance: "np.ndarray") -> None:
-        _detector(ctx).add_glance(t, glance)
+    def on_glance(self, ctx: VideoContext, frame: "Frame") -> None:
+        _detector(ctx).add_glance(frame.t, frame.glance, frame.picture)
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
         _detector(ctx).add(frame.t, frame.image)

@@ -84,17 +84,51 @@ RECIPES: dict[str, str] = {
         "-f lavfi -i anullsrc=channel_layout=mono:sample_rate=16000 "
         "-t 60 -c:v libx264 -pix_fmt yuv420p -c:a aac"
     ),
+    # Written to a pipe, as browsers' MediaRecorder and live dumps write WebM: the muxer cannot
+    # go back, so the header holds no duration (nor does any stream). Three shots of 4, 4 and
+    # 5 s (cuts at 4 and 8 s; the first one moves) and a tone, 13 s in all. See PIPED.
+    "piped_three_shots.webm": (
+        "-f lavfi -i testsrc2=size=160x120:rate=25:duration=4 "
+        "-f lavfi -i smptebars=size=160x120:rate=25:duration=4 "
+        "-f lavfi -i color=c=0x206030:size=160x120:rate=25:duration=5 "
+        "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=13 "
+        "-filter_complex [0:v][1:v][2:v]concat=n=3:v=1:a=0[v] "
+        "-map [v] -map 3:a -c:v libvpx -b:v 300k -deadline realtime -c:a libopus -b:a 32k -f webm"
+    ),
+    # Audio only, 5 s of a tone in Matroska written to a pipe: no duration in the header either.
+    "piped_tone.mka": "-f lavfi -i sine=frequency=300:sample_rate=16000:duration=5 -c:a flac -f matroska",
+    # Shots shorter than the sampling step (0.5 s at the default 2 fps), each between two samples:
+    # 3.2 s of a test pattern, five frames (0.2 s at 25 fps) of bars, 2.8 s of green and five
+    # frames of red at the end. Cuts at 3.2, 3.4 and 6.2 s; 6.4 s in all.
+    "short_shots.mp4": (
+        "-f lavfi -i testsrc2=size=160x120:rate=25:duration=3.2 "
+        "-f lavfi -i smptebars=size=160x120:rate=25:duration=0.2 "
+        "-f lavfi -i color=c=0x206030:size=160x120:rate=25:duration=2.8 "
+        "-f lavfi -i color=c=0xc02020:size=160x120:rate=25:duration=0.2 "
+        "-filter_complex [0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0[v] "
+        "-map [v] -c:v libx264 -crf 28 -pix_fmt yuv420p"
+    ),
 }
+
+#: Recipes written to FFmpeg's standard output (``... pipe:1 > NAME``), not to a file it can
+#: seek in: what a pipe-written file is.
+PIPED = {"piped_three_shots.webm", "piped_tone.mka"}
 
 
 def command(name: str, out: Path) -> list[str]:
-    """The full FFmpeg command that makes ``name`` at ``out``."""
-    return [FFMPEG, "-y", "-hide_banner", "-loglevel", "error", *shlex.split(RECIPES[name]), str(out)]
+    """The full FFmpeg command that makes ``name`` at ``out`` (for a :data:`PIPED` one, that
+    writes it to standard output, which :func:`make` sends to ``out``)."""
+    return [FFMPEG, "-y", "-hide_banner", "-loglevel", "error", *shlex.split(RECIPES[name]),
+            "pipe:1" if name in PIPED else str(out)]
 
 
 def make(name: str, folder: Path) -> Path:
     """Generate ``name`` into ``folder`` (once) and return its path."""
     out = folder / name
     if not out.exists():
-        subprocess.run(command(name, out), check=True, timeout=120)
+        if name in PIPED:
+            with open(out, "wb") as stdout:
+                subprocess.run(command(name, out), check=True, timeout=120, stdout=stdout)
+        else:
+            subprocess.run(command(name, out), check=True, timeout=120)
     return out
