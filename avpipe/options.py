@@ -64,8 +64,10 @@ class ShotOptions:
     # Cut detector (avpipe/shots): "adaptive" (the CPU default: cuts, dissolves and fades from a
     # 48x27 glance of every frame, no model), "transnetv2" (the TransNetV2 network on the same
     # glances: the GPU choice, slow on a CPU), or "histogram" (colour histograms of the sampled
-    # frames only; misses cuts between similar colours; the one that works with decord).
-    backend: str = one_of("adaptive", "transnetv2", "histogram")
+    # frames only; misses cuts between similar colours; the one that works with decord), or
+    # "content" (PySceneDetect's ContentDetector on the same glances: hard cuts only, every
+    # boundary a cut; needs scenedetect-headless).
+    backend: str = one_of("adaptive", "transnetv2", "histogram", "content")
     # No two shot boundaries closer than this many seconds (the stronger is kept).
     min_shot_s: float = within(1.0, ge=0, le=3600)
     # adaptive: a cut needs a change into the frame (mean absolute difference of 48x27 glances,
@@ -76,6 +78,9 @@ class ShotOptions:
     gradual_min: float = within(20.0, gt=0, le=255)
     # transnetv2: a frame whose boundary probability exceeds this is part of a transition.
     transnet_threshold: float = within(0.5, gt=0, le=1)
+    # content: a frame whose ContentDetector score (mean change of hue, saturation and luma from
+    # the frame before, 0..255) reaches this is a cut (27: PySceneDetect's default).
+    content_threshold: float = within(27.0, gt=0, le=255)
     # histogram: cut when the colour-histogram distance (0..1, Hellinger) between neighbouring
     # sampled frames exceeds this.
     threshold: float = within(0.35, gt=0, le=1)
@@ -87,7 +92,10 @@ class SpeakerOptions:
     # max_speakers clusters with the best mean silhouette, if it beats min_silhouette; else one).
     count: int = within(0, ge=0, le=64)
     max_speakers: int = within(8, ge=2, le=64)
-    min_silhouette: float = within(0.3, ge=-1, le=1)
+    min_silhouette: float = within(0.2, ge=-1, le=1)
+    # Estimated count: two clusters whose voice centres are more alike than this (cosine) are
+    # one speaker (a voice split by its recording conditions).
+    merge_similarity: float = within(0.86, ge=-1, le=1)
     # Voice windows: this long, every hop_s, over speech stretches (words less than join_gap_s
     # apart); a shorter stretch is one window of at least min_window_s.
     window_s: float = within(1.6, ge=0.2, le=30)
@@ -98,6 +106,12 @@ class SpeakerOptions:
     min_speaker_s: float = within(2.0, ge=0, le=3600)
     # A run of at most this many words between two turns of one speaker is that speaker's.
     min_turn_words: int = within(1, ge=0, le=1000)
+    # The speaker timeline (transcript.speaker_turns) also covers the speech the VAD hears where
+    # no word was transcribed (overlaps, back-channel); its steps are this long, and a turn
+    # shorter than min_turn_s between two of one speaker is theirs.
+    vad_turns: bool = True
+    turn_step_s: float = within(0.1, ge=0.01, le=10)
+    min_turn_s: float = within(0.5, ge=0, le=60)
 
 
 @dataclass(frozen=True)

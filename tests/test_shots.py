@@ -37,7 +37,7 @@ def shot_set(tmp_path_factory):
     return media.shot_set(tmp_path_factory.mktemp("shot_set"))
 
 
-@pytest.mark.parametrize("backend", ["adaptive", "histogram"])
+@pytest.mark.parametrize("backend", ["adaptive", "histogram", "content"])
 def test_hard_cuts_are_found_at_their_time(gen, backend):
     shots, keyframes, events = _detect(gen("three_shots.mp4"), backend=backend)
     assert [(s.start, s.end) for s in shots] == [(0.0, 3.0), (3.0, 6.0), (6.0, 9.0)]
@@ -49,6 +49,31 @@ def test_hard_cuts_are_found_at_their_time(gen, backend):
     assert [k.shot for k in keyframes] == [0, 1, 2]
     for k in keyframes:
         assert shots[k.shot].start <= k.t < shots[k.shot].end
+
+
+@pytest.mark.parametrize("clip", ["silent_60s.mp4", "tone_noise_60s.mp4", "two_min_tiny.mp4", "no_audio.mp4"])
+def test_content_backend_finds_no_cut_where_there_is_none(gen, clip):
+    """PySceneDetect's ContentDetector on the glances: a still picture, still bars and a moving
+    test pattern (testsrc2's sweep and counter) are one shot each."""
+    shots, keyframes, events = _detect(gen(clip), backend="content")
+    assert len(shots) == 1 and events == [] and keyframes
+
+
+def test_content_backend_scores_with_the_library_and_reports_cuts_only():
+    """The library's frame scores (the change from the frame before) stand behind each cut; a
+    cross-fade, which no single frame of changes much, is no boundary at all."""
+    from avpipe.shots.content import ContentCutDetector
+
+    a, b = _texture(5).astype(np.float32), _texture(6).astype(np.float32)
+    mix = [((a * (1 - k / 25) + b * k / 25)).astype(np.uint8) for k in range(26)]
+    a, b = mix[0], mix[-1]
+    detector = ContentCutDetector(ShotOptions(backend="content"), 25.0)
+    for i, frame in enumerate([a] * 50 + [b] * 50 + mix[::-1] + [a] * 50):
+        detector.add(i / 25.0, frame)
+    found = detector.finish()
+    assert [(tr.kind, round(tr.t, 2)) for tr in found] == [("cut", 2.0)]
+    assert detector.scores[50] >= 27.0 > max(detector.scores[51:])
+    assert 0.5 <= found[0].score <= 1.0
 
 
 def test_static_video_is_one_shot_with_periodic_keyframes(gen):
@@ -233,6 +258,36 @@ def test_eval_shots_command(shot_set, capsys):
     bad = ref.parent / "bad.jsonl"
     bad.write_text("{not json\n")
     assert main(["eval", "shots", *map(str, film), "--ref", str(bad)]) == 2
+
+
+def test_content_backend_and_pyscenedetect_baseline_on_the_annotated_set(shot_set):
+    """``content`` (ContentDetector on avpipe's glances) finds the hard cuts of the set and no
+    boundary in the static real footage; the ``pyscenedetect`` baseline (the library's own
+    ``detect`` on the file, full frames) is scored on the same reference."""
+    videos, ref = shot_set
+    reference = read_reference(ref)
+    summary = evaluate_shots(videos, reference, ShotOptions(backend="content"))["summary"]
+    assert summary["backend"] == "content" and summary["0.5s"]["cut"]["f1"] >= 0.9
+    assert summary["quiet"]["static"]["false"] == 0 and summary["seconds"] > 0
+    film = [v for v in videos if v.name == "film_megamind.avi"]
+    report = evaluate_shots(film, reference, ShotOptions(), baseline="pyscenedetect")
+    assert report["summary"]["backend"] == "pyscenedetect"
+    assert [f["t"] for f in report["videos"][0]["found"]] == pytest.approx([4.129, 6.465, 8.383], abs=0.005)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        evaluate_shots(film, reference, ShotOptions(), baseline="nope")
+
+
+@needs_opencv_doc
+def test_eval_shots_runs_the_content_backend_from_a_pipeline_file(shot_set, tmp_path, capsys):
+    videos, ref = shot_set
+    film = [str(v) for v in videos if v.name == "film_megamind.avi"]
+    pipeline = tmp_path / "content.toml"
+    pipeline.write_text('[shots]\nbackend = "content"\n')
+    assert main(["eval", "shots", *film, "--ref", str(ref), "--pipeline", str(pipeline)]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["backend"] == "content" and summary["1frame"]["cut"]["f1"] == 1.0
+    assert "content: all P/R/F1 1.000 / 1.000 / 1.000" in captured.err
 
 
 @needs_opencv_doc

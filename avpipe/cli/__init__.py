@@ -176,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JSON lines: {video, fps, transitions: [{kind, start, end}], quiet: [...]} "
                           "(see avpipe/shots/evaluate.py)")
     esh.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [shots] options to use")
-    esh.add_argument("--backend", default=None, choices=("adaptive", "transnetv2", "histogram"),
-                     help="shot detector (default: the pipeline's)")
+    esh.add_argument("--backend", default=None, choices=("adaptive", "transnetv2", "histogram", "content", "pyscenedetect"),
+                     help="shot detector (default: the pipeline's); pyscenedetect: PySceneDetect's own ContentDetector "
+                          "decoding the file itself, the external baseline")
     esh.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="for transnetv2")
     esh.add_argument("--details", action="store_true", help="also print each video's boundaries, misses and false ones")
 

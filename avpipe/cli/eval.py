@@ -154,15 +154,20 @@ def _eval_talks(args: argparse.Namespace) -> int:
 
 
 def _eval_shots(args: argparse.Namespace) -> int:
-    """``avpipe eval shots``: the summary (and with ``--details`` each video) as JSON, F1 per kind on stderr."""
+    """``avpipe eval shots``: the summary (and with ``--details`` each video) as JSON, F1 per kind
+    on stderr, then one line for the run: the detector, P/R/F1 of all boundaries and of cuts at
+    ±0.5 s, and the seconds it took. ``--backend`` is one of avpipe's backends or an external
+    baseline (:data:`avpipe.shots.evaluate.BASELINES`: ``pyscenedetect``, which decodes the file
+    itself); one detector per run."""
     from ..device import resolve_device
-    from ..shots.evaluate import evaluate_shots, read_reference
+    from ..shots.evaluate import BASELINES, evaluate_shots, read_reference
 
     pipeline, reference = _pipeline_and_reference(args, read_reference)
-    options = with_flags(pipeline.shots, backend=args.backend)
+    baseline = args.backend if args.backend in BASELINES else None
+    options = pipeline.shots if baseline else with_flags(pipeline.shots, backend=args.backend)
     device = resolve_device(args.device or pipeline.device, "torch") if options.backend == "transnetv2" else "cpu"
     try:
-        report = evaluate_shots(args.inputs, reference, options, device)
+        report = evaluate_shots(args.inputs, reference, options, device, baseline=baseline)
     except Exception as exc:  # noqa: BLE001 - a missing file or an undecodable one: one line
         return fail(exc, 1)
     if args.details:
@@ -172,6 +177,11 @@ def _eval_shots(args: argparse.Namespace) -> int:
     for name in ("0.5s", "1frame"):
         note(f"tolerance {name}: " + "; ".join(f"{kind} {f1_text(r)}, {r['found']}/{r['true']} found, {r['false']} false)"
                                                for kind, r in summary[name].items()))
+    every, cuts = summary["0.5s"]["all"], summary["0.5s"].get("cut")
+    note(f"{summary['backend']}: all P/R/F1 {every['precision']:.3f} / {every['recall']:.3f} / {every['f1']:.3f}"
+         + (f", cuts {cuts['precision']:.3f} / {cuts['recall']:.3f} / {cuts['f1']:.3f}" if cuts else "")
+         + f" (±0.5 s); {summary['seconds']:.1f} s for {summary['media_seconds']:.1f} s of footage "
+         f"({summary['x_real_time']}x real time)")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Shot boundaries and keyframes, from the one decode pass.
 
-Three cut detectors share one interface (``add(t, picture)``, ``finish()``, ``transitions``
+Four cut detectors share one interface (``add(t, picture)``, ``finish()``, ``transitions``
 and their ``settler``):
 
 - ``adaptive`` (:mod:`.adaptive`, the CPU default): cuts, dissolves and fades from a 48x27
@@ -9,6 +9,8 @@ and their ``settler``):
   profile's choice, and usable on a CPU when time allows.
 - ``histogram`` (:mod:`.histogram`): colour histograms of the sampled frames only; the one that
   works without glances (the decord reader).
+- ``content`` (:mod:`.content`): PySceneDetect's ContentDetector on the glances; hard cuts only
+  (every boundary a cut), no model.
 
 :class:`ShotDetector` feeds one of them and the keyframe chooser (:mod:`.keyframes`), and turns
 the transitions into shots and ``shot_change`` events. ``avpipe eval shots`` (:mod:`.evaluate`)
@@ -38,6 +40,7 @@ BACKENDS: dict[str, "Callable[[ShotOptions, float, str], CutDetector]"] = {
     "transnetv2": lambda o, fps, device: _load("transnet", "TransNetDetector")(
         o, fps, device=device, batch=8 if device.startswith("cuda") else 1),
     "histogram": lambda o, fps, device: _load("histogram", "HistogramDetector")(o),
+    "content": lambda o, fps, device: _load("content", "ContentCutDetector")(o, fps),
 }
 
 

@@ -15,6 +15,12 @@ A found boundary matches a true one when it lies in the true span widened by the
 (0.5 s, and one frame); each matches at most one, nearest first. Per kind, recall is the share
 of true boundaries found; a false boundary counts against the kind of the nearest true one
 within 2 s (else against "none"), which is how precision is split by kind.
+
+Beside avpipe's own backends (the shots stage on one decode pass), :data:`BASELINES` are
+detectors run the way their library runs them, decoding the file themselves: ``pyscenedetect``
+is PySceneDetect's ``detect(path, ContentDetector())`` with every default (its OpenCV decoder,
+frames downscaled to at least 256 pixels wide), to compare with ``content`` (the same
+ContentDetector on avpipe's 48x27 glances).
 """
 
 from __future__ import annotations
@@ -70,6 +76,24 @@ def detect(path: str | Path, options: "ShotOptions", device: str = "cpu") -> tup
             detector.add(frame.t, frame.image)
     detector.finish(media.duration_s or 0.0)
     return list(detector.detector.transitions), time.perf_counter() - start
+
+
+def detect_pyscenedetect(path: str | Path) -> tuple[list["Transition"], float]:
+    """PySceneDetect's own ``detect(path, ContentDetector())``, every default: its scene starts
+    after the first as cuts, and the seconds it took (opening and decoding included)."""
+    from scenedetect import ContentDetector
+    from scenedetect import detect as scenedetect_detect
+
+    from .base import Transition
+
+    start = time.perf_counter()
+    scenes = scenedetect_detect(str(path), ContentDetector())
+    took = time.perf_counter() - start
+    return [Transition(s.seconds, "cut", 1.0, s.seconds, s.seconds) for s, _ in scenes[1:]], took
+
+
+#: External baselines by name: a function of a path to its transitions and seconds.
+BASELINES = {"pyscenedetect": detect_pyscenedetect}
 
 
 def match(reference: dict, found: list[float], tolerance: float) -> tuple[list[int | None], list[int]]:
@@ -134,9 +158,12 @@ def score(references: list[dict], found: list[list[float]]) -> dict:
 
 
 def evaluate_shots(paths: list[str | Path], reference: dict[str, dict], options: "ShotOptions",
-                   device: str = "cpu") -> dict:
+                   device: str = "cpu", baseline: str | None = None) -> dict:
     """Detect boundaries in each of ``paths`` (each must be in ``reference`` by file name) and
-    score them: ``{"videos": [per video], "summary": score(...)}`` plus timing."""
+    score them: ``{"videos": [per video], "summary": score(...)}`` plus timing. With
+    ``baseline`` (a :data:`BASELINES` name), that detector runs instead of ``options.backend``."""
+    if baseline is not None and baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; known: {', '.join(BASELINES)}")
     videos, refs, found = [], [], []
     seconds = media_seconds = 0.0
     for path in paths:
@@ -144,7 +171,7 @@ def evaluate_shots(paths: list[str | Path], reference: dict[str, dict], options:
         if name not in reference:
             raise ValueError(f"{path}: not in the reference file")
         ref = reference[name]
-        transitions, took = detect(path, options, device)
+        transitions, took = BASELINES[baseline](path) if baseline else detect(path, options, device)
         times = [tr.t for tr in transitions]
         pairs, false = match(ref, times, 0.5)
         videos.append({"video": name, "seconds": round(took, 2), "found": [
@@ -156,8 +183,9 @@ def evaluate_shots(paths: list[str | Path], reference: dict[str, dict], options:
         seconds += took
         media_seconds += float(ref.get("duration") or 0.0)
     summary = score(refs, found)
-    summary["backend"] = options.backend
+    summary["backend"] = baseline or options.backend
     summary["videos"] = len(videos)
     summary["media_seconds"] = round(media_seconds, 1)
+    summary["seconds"] = round(seconds, 2)
     summary["x_real_time"] = round(media_seconds / seconds, 1) if seconds else None
     return {"videos": videos, "summary": summary}
