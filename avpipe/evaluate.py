@@ -338,7 +338,8 @@ def read_turns(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
 
 def score_speakers(path: Path, reference: list[tuple[float, float, str]], speech: "SpeechOptions",
                    speakers: "SpeakerOptions", device: str) -> dict:
-    """Transcribe and diarize ``path`` as the pipeline does, and score its turns with :func:`der`."""
+    """Transcribe and diarize ``path`` as the pipeline does, and score its speaker timeline
+    (``transcript.speaker_turns``: all the speech heard, not only the words) with :func:`der`."""
     from .decode import load_audio
     from .device import resolve_device
     from .probe import probe
@@ -347,9 +348,10 @@ def score_speakers(path: Path, reference: list[tuple[float, float, str]], speech
 
     audio = load_audio(path, probe(path))
     transcript, _ = transcribe(audio.samples, speech, resolve_device(device, speech.backend))
-    segments, _ = diarize(audio.samples, transcript.segments, speakers, resolve_device(device, "torch"))
-    turns = [(s.start, s.end, s.speaker) for s in segments if s.speaker]
-    return {**der(reference, turns), "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}
+    found = diarize(audio.samples, transcript.segments, speakers, resolve_device(device, "torch"))
+    turns = found.turns  # the timeline over all speech heard, as a diarization system's RTTM
+    return {**der(reference, turns), "speakers": len({who for *_, who in reference}), "speakers_found": found.count,
+            "turns": [{"start": a, "end": b, "speaker": c} for a, b, c in turns]}
 
 
 def evaluate_speakers(inputs: Iterable[str], reference: Mapping[str, list[tuple[float, float, str]]],

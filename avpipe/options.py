@@ -92,7 +92,7 @@ class SpeakerOptions:
     # max_speakers clusters with the best mean silhouette, if it beats min_silhouette; else one).
     count: int = within(0, ge=0, le=64)
     max_speakers: int = within(8, ge=2, le=64)
-    min_silhouette: float = within(0.2, ge=-1, le=1)
+    min_silhouette: float = within(0.3, ge=-1, le=1)
     # Estimated count: two clusters whose voice centres are more alike than this (cosine) are
     # one speaker (a voice split by its recording conditions).
     merge_similarity: float = within(0.86, ge=-1, le=1)

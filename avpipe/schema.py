@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.6"
+SCHEMA_VERSION = "1.7"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -176,6 +176,15 @@ class Untranscribed(_Model):
     reason: str
 
 
+class SpeakerTurn(_Model):
+    """Who speaks from ``start`` to ``end``: the diarization's timeline, over all the speech
+    heard (words transcribed or not: an overlapped "yeah" has a turn and no segment)."""
+
+    start: float
+    end: float
+    speaker: str
+
+
 class Transcript(_Model):
     language: str | None = Field(None, description="ISO 639-1 code of the dominant spoken language (most seconds "
                                                    "of speech).")
@@ -184,6 +193,8 @@ class Transcript(_Model):
     segments: list[Segment] = Field(default_factory=list)
     untranscribed: list[Untranscribed] = Field(default_factory=list, description="Speech left without a transcript, "
                                                "with its language and why (never written in another language).")
+    speaker_turns: list[SpeakerTurn] = Field(default_factory=list, description="Who speaks when, over all speech "
+                                             "heard, when the speakers stage ran (the segments' speakers agree).")
 
 
 class Shot(_Model):

@@ -246,6 +246,10 @@ def _eval_speakers(args: argparse.Namespace) -> int:
         note(f"avpipe eval speakers: DER {total.der:.4f} over {total.scored_speech:.1f} s of scored speech "
              f"(missed {total.missed:.1f} s, false alarm {total.false_alarm:.1f} s, "
              f"confusion {total.confusion:.1f} s)")
+        counted = [r for r in scored if "speakers_found" in r]
+        near = sum(abs(r["speakers_found"] - r["speakers"]) <= 1 for r in counted)
+        exact = sum(r["speakers_found"] == r["speakers"] for r in counted)
+        note(f"avpipe eval speakers: speaker count right in {exact} of {len(counted)}, within one in {near}")
     return _exit_code(scored)
 
 

@@ -1,5 +1,6 @@
-"""The speakers stage: who says each segment and word (:mod:`avpipe.speech.speakers`), and a
-speaker_change event where the turn passes."""
+"""The speakers stage: who says each segment and word, and who speaks when over all the speech
+heard (``transcript.speaker_turns``; :mod:`avpipe.speech.speakers`), and a speaker_change
+event where the turn passes between segments."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ class SpeakerStage(Stage):
 
     def run(self, ctx: VideoContext) -> None:
         from ..device import resolve_device
-        from ..schema import Event
+        from ..schema import Event, SpeakerTurn
         from ..speech.speakers import diarize
 
-        segments, _ = diarize(ctx.audio.samples, ctx.result.transcript.segments, ctx.options.speakers,
-                                  device=resolve_device(ctx.options.device, "torch"))
+        found = diarize(ctx.audio.samples, ctx.result.transcript.segments, ctx.options.speakers,
+                        device=resolve_device(ctx.options.device, "torch"))
+        segments = found.segments
         ctx.result.transcript.segments = segments
+        ctx.result.transcript.speaker_turns = [SpeakerTurn(start=a, end=b, speaker=who) for a, b, who in found.turns]
         self.backend, self.model = "ge2e-agglomerative", "resemblyzer-ge2e"
         spoken = [s for s in segments if s.speaker]
         ctx.add_events([Event(start=b.start, end=b.start, kind="speaker_change", label=f"{a.speaker} -> {b.speaker}")
