@@ -177,6 +177,7 @@ def test_gpu_profile_is_shipped_and_names_its_models():
 
     gpu = load_pipeline("gpu")
     assert "captions" in gpu.stages and gpu.vision.backend == "clip" and gpu.speech.model == "large-v3-turbo"
+    assert gpu.vision.text_model == "multilingual-e5-base"  # keywords and summaries in any language
     names = pipeline_models(gpu)
     assert {gpu.vision.clip_model, gpu.captions.model, "large-v3-turbo"} <= set(names)
     assert set(names) <= set(profile_models("gpu"))
@@ -192,7 +193,7 @@ def test_gpu_pipeline_without_its_weights_fails_fast_naming_them(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     gpu = load_pipeline("gpu")
-    for name in (gpu.vision.clip_model, gpu.captions.model, "large-v3-turbo"):
+    for name in (gpu.vision.clip_model, gpu.captions.model, "large-v3-turbo", "multilingual-e5-base"):
         assert name in lines[0]
     assert "avpipe models fetch --profile gpu" in lines[0] and not out.exists()
 
@@ -233,6 +234,7 @@ def test_gpu_profile_runs_on_the_cpu_with_tiny_stand_ins(tmp_path, vlm_folder):
     options = dataclasses.replace(
         gpu, device="cpu",
         vision=dataclasses.replace(gpu.vision, clip_model=str(_tiny_clip_folder(tmp_path)), batch_size=4,
+                                   text_model="minilm",  # the bundled encoder for multilingual-e5-base
                                    object_model=str(_tiny_detector_folder(tmp_path)), object_min_score=0.0),
         audio=dataclasses.replace(gpu.audio, tagger_model=str(_tiny_tagger_folder(tmp_path))),
         captions=dataclasses.replace(gpu.captions, model=str(vlm_folder), max_new_tokens=4, batch_size=4),

