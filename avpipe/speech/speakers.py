@@ -56,6 +56,11 @@ SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 40
 #: Each window's audio is scaled to this loudness before its features are taken.
 TARGET_DBFS = -30.0
+#: Voice windows embedded per forward pass (memory grows with it; the vectors do not change).
+EMBED_BATCH = 128
+#: Speech the VAD hears outside the words' stretches gets voice windows of its own when at least
+#: this long; a shorter piece takes the speaker of the nearest window.
+MIN_UNCOVERED_S = 0.3
 
 
 def mel_filters(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> "np.ndarray":
@@ -146,9 +151,13 @@ def embed(pieces: list["np.ndarray"], device: str = "cpu") -> "np.ndarray":
     for i, piece in enumerate(pieces):
         by_length.setdefault(len(piece), []).append(i)
     with torch.inference_mode():
-        for indices in by_length.values():
-            mels = torch.from_numpy(np.stack([mel_frames(pieces[i]) for i in indices])).to(device)
-            out[indices] = model(mels).float().cpu().numpy()
+        for same_length in by_length.values():
+            # in batches of EMBED_BATCH: the LSTM keeps every step's output of the whole batch
+            # (an hour of speech in one batch held gigabytes)
+            for lo in range(0, len(same_length), EMBED_BATCH):
+                indices = same_length[lo:lo + EMBED_BATCH]
+                mels = torch.from_numpy(np.stack([mel_frames(pieces[i]) for i in indices])).to(device)
+                out[indices] = model(mels).float().cpu().numpy()
     return out
 
 
@@ -274,9 +283,10 @@ def diarize(samples: "np.ndarray", segments: list["Segment"], options: "SpeakerO
     # get windows of their own, which only the timeline reads: where the VAD hears noise or a
     # cough, it may mislabel a moment of the timeline, never split a voice or move a word.
     windows = windows_over(words, options, duration)
-    said = _stretches(words, options.join_gap_s)
-    extra = [(a, b) for a, b in (heard or []) if b > a and not _covered(a, b, said)] if options.vad_turns else []
-    others = windows_over(extra, options, duration) if extra else []
+    extra = [(a, b) for a, b in (heard or []) if b > a] if options.vad_turns else []
+    # windows only where the words' windows are not (a VAD region mostly overlaps a word stretch)
+    unheard = _outside(extra, _stretches(words, options.join_gap_s), MIN_UNCOVERED_S)
+    others = windows_over(unheard, options, duration) if unheard else []
     pieces = [samples[int(w.start * SAMPLE_RATE):max(int(w.start * SAMPLE_RATE) + HOP, int(w.end * SAMPLE_RATE))]
               for w in windows + others]
     embedded = embed(pieces, device)
@@ -316,9 +326,26 @@ def diarize(samples: "np.ndarray", segments: list["Segment"], options: "SpeakerO
     return Diarization(_split(segments, [names[k] for k in speaker_of]), turns, len(names))
 
 
-def _covered(start: float, end: float, stretches: list[list[float]]) -> bool:
-    """Whether ``[start, end)`` lies within one of the stretches."""
-    return any(a <= start and end <= b for a, b in stretches)
+def _outside(spans: list[tuple[float, float]], stretches: list[list[float]], min_s: float) -> list[tuple[float, float]]:
+    """The parts of ``spans`` outside every stretch (both in time order), each at least ``min_s``
+    long: the speech the VAD heard where no word was."""
+    import bisect
+
+    starts = [a for a, _ in stretches]
+    out = []
+    for start, end in spans:
+        t = start
+        i = max(0, bisect.bisect_right(starts, start) - 1)
+        while i < len(stretches) and stretches[i][0] < end:
+            a, b = stretches[i]
+            if b > t:
+                if a - t >= min_s:
+                    out.append((t, a))
+                t = max(t, b)
+            i += 1
+        if end - t >= min_s:
+            out.append((t, end))
+    return out
 
 
 def _stretches(spans: list[tuple[float, float]], join_gap_s: float) -> list[list[float]]:
