@@ -36,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, RedirectResponse
 
-from .library import Library, NotServed, Original
+from .library import Library, NotServed, Original, files_url, media_url
 
 #: Largest image a search upload may be.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -126,7 +126,7 @@ class Searcher:
             row["thumbnail"] = file_url(self.library, m.thumbnail)
             row["name"] = names.get(m.video_id, m.video_id)
             row["page"] = f"/videos/{quote(m.video_id)}#t={m.start:g}"
-            row["media"] = f"/media/{quote(m.video_id)}" if original.path else None
+            row["media"] = media_url(m.video_id) if original.path else None
             row["media_problem"] = original.problem
             rows.append(row)
         return rows
@@ -141,7 +141,7 @@ def file_url(library: Library, path: str | None) -> str | None:
         relative = (p if not p.is_absolute() else p.relative_to(library.out)).parts
     except ValueError:
         return None
-    return "/files/" + "/".join(quote(part) for part in relative) if len(relative) >= 2 else None
+    return files_url(relative[0], Path(*relative[1:])) if len(relative) >= 2 else None
 
 
 def video_row(library: Library, record) -> dict:
@@ -167,7 +167,7 @@ def video_row(library: Library, record) -> dict:
                speakers=result.speaker_count(),
                faces=len({e.label for e in result.events if e.kind == "face_appear"}),
                summary=result.summary.text[:300], page=f"/videos/{quote(record.video_id)}",
-               thumbnail=f"/files/{quote(record.video_id)}/{quote(first.thumbnail)}" if first else None,
+               thumbnail=files_url(record.video_id, first.thumbnail) if first else None,
                problems=[f"{e.stage}: {e.type}: {e.message}" for e in result.errors])
     return row
 
@@ -274,8 +274,8 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
         result = result_or_404(video_id)
         original = library.original(video_id)
         return {"id": video_id, "result": result.model_dump(mode="json"),
-                "media": {"url": f"/media/{quote(video_id)}" if original.path else None, "problem": original.problem},
-                "files": f"/files/{quote(video_id)}/"}
+                "media": {"url": media_url(video_id) if original.path else None, "problem": original.problem},
+                "files": files_url(video_id, "") + "/"}
 
     @app.get("/api/search", summary="Moments matching a text query, best first (as `avpipe search`)")
     def api_search(q: str = Query(..., description="what to look for"), k: int = Query(10, ge=1, le=200),
@@ -311,7 +311,7 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
         except AvpipeError as exc:
             raise HTTPException(409, str(exc)) from None
         for e in answer["evidence"]:
-            e["thumbnail"] = f"/files/{quote(video_id)}/{quote(e['thumbnail'])}" if e.get("thumbnail") else None
+            e["thumbnail"] = files_url(video_id, e["thumbnail"]) if e.get("thumbnail") else None
         return answer
 
     # ------------------------------------------------------------------ files

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ..schema import IndexRecord, Result
@@ -50,6 +51,16 @@ class Original:
     path: Path | None
     problem: str | None
     content_type: str = "application/octet-stream"
+
+
+def files_url(video_id: str, relative: str | Path) -> str:
+    """The app's URL of a file of a result folder (``/files/<id>/<path>``, each part quoted)."""
+    return "/files/" + "/".join(quote(part) for part in (video_id, *Path(relative).parts))
+
+
+def media_url(video_id: str) -> str:
+    """The app's URL of a video's original (``/media/<id>``)."""
+    return f"/media/{quote(video_id)}"
 
 
 def inside(path: Path, folder: Path) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ..schema import Result
@@ -30,10 +29,11 @@ def video_context(result: "Result", folder: Path, video_id: str, original: "Orig
     """What the video page shows: the report's context (:func:`avpipe.report.report_context`)
     with URLs of this app, the player's source or why there is none, and the subtitle tracks."""
     from ..report import report_context
+    from .library import files_url, media_url
 
     def url(path: Path) -> str | None:
         try:
-            return f"/files/{quote(video_id)}/" + "/".join(quote(p) for p in path.relative_to(folder).parts)
+            return files_url(video_id, path.relative_to(folder))
         except ValueError:
             return None
 
@@ -47,7 +47,7 @@ def video_context(result: "Result", folder: Path, video_id: str, original: "Orig
         elif not code:
             tracks.insert(0, {"src": url(vtt), "lang": language or "und", "label": language or "transcript"})
     stages = [f"{name}: {info.status}" for name, info in result.stages.items() if info.status != "ok"]
-    context.update(video_id=video_id, media_url=f"/media/{quote(video_id)}" if original.path else "",
+    context.update(video_id=video_id, media_url=media_url(video_id) if original.path else "",
                    media_problem=original.problem or "", tracks=tracks, stage_problems=stages,
                    duration=context["duration_json"], inline_style=False)
     return context

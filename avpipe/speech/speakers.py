@@ -370,24 +370,24 @@ def _timeline(stretches: list[list[float]], speaker_at, step: float, min_turn_s:
             stop = min(end, t + step)
             pieces.append((t, stop, speaker_at((t + stop) / 2)))
             t = stop
-    turns: list[list] = []
-    for a, b, k in pieces:
-        if turns and turns[-1][2] == k and a - turns[-1][1] < 1e-6:
-            turns[-1][1] = b
-        else:
-            turns.append([a, b, k])
+    turns = _join(pieces)
     for i in range(1, len(turns) - 1):
         before, now, after = turns[i - 1], turns[i], turns[i + 1]
         if now[1] - now[0] < min_turn_s and before[2] == after[2] and now[0] - before[1] < 1e-6 \
                 and after[0] - now[1] < 1e-6:
             now[2] = before[2]
-    merged: list[list] = []
-    for a, b, k in turns:
-        if merged and merged[-1][2] == k and a - merged[-1][1] < 1e-6:
-            merged[-1][1] = b
+    return [(a, b, k) for a, b, k in _join(turns)]
+
+
+def _join(pieces) -> list[list]:
+    """(start, end, speaker) pieces in time order, touching pieces of one speaker made one."""
+    out: list[list] = []
+    for a, b, k in pieces:
+        if out and out[-1][2] == k and a - out[-1][1] < 1e-6:
+            out[-1][1] = b
         else:
-            merged.append([a, b, k])
-    return [(a, b, k) for a, b, k in merged]
+            out.append([a, b, k])
+    return out
 
 
 def _smooth(labels: list[int], short: int) -> list[int]:
