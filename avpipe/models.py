@@ -62,7 +62,7 @@ class ModelSpec:
     # "sentence-transformers" (a sentence-transformers folder), "timm-state-dict" (a .pth file),
     # "keras-hdf5" (Keras weights read with h5py), "torch-state-dict" (a state dict read with
     # ``weights_only=True``), "darknet" (darknet weights + cfg, built in torch by avpipe.vision.darknet),
-    # "ncnn" (an ncnn bundle read by its package's C library), "native-library" (weights compiled
+    # "ncnn" (an ncnn bundle read by its package's C library), "dlib" (a dlib .dat model), "native-library" (weights compiled
     # into a package's shared library, checked before it is loaded).
     format: str
     description: str
@@ -160,6 +160,18 @@ REGISTRY: dict[str, ModelSpec] = {
             "libfacedetection CNN face detector with 5 landmarks, compiled into yuface's library (bundled: yuface)",
             bundled=Bundled(parts=(("yuface", "libfacedetection.so"),),
                             sha256="7fc3c140b563f449ce7cb5bd102ece650681e5bfeffc87efe79272be1932c4f4")),
+        ModelSpec(
+            "dlib-face-resnet", "dlib",
+            "dlib's ResNet face descriptor, 150x150 aligned chips -> 128-d identity vectors, 99.38 % on LFW per its "
+            "author (bundled: face-recognition-models, CC0; run by dlib-bin)",
+            bundled=Bundled(parts=(("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"),),
+                            sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30")),
+        ModelSpec(
+            "dlib-face-5points", "dlib",
+            "dlib's 5-point face landmarks (eye corners, nose), which align a face for the descriptor (bundled: "
+            "face-recognition-models, CC0)",
+            bundled=Bundled(parts=(("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"),),
+                            sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888")),
         ModelSpec("distil-large-v3", "whisper-ct2", "Distil-Whisper large-v3, English (hub only)",
                   hub="Systran/faster-distil-whisper-large-v3", hf_transformers="distil-whisper/distil-large-v3",
                   english_only=True),

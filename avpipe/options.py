@@ -361,6 +361,24 @@ class CaptionOptions:
 
 
 @dataclass(frozen=True)
+class PeopleOptions:
+    # Face identity: a 128-d descriptor (dlib's ResNet, bundled) of the clearest sightings of
+    # every face track, kept in the result folder's identity.npz, from which the folder's people
+    # index (<out>/people/, `avpipe people`) finds the same face in every video. Off: no face
+    # descriptor is computed or kept.
+    faces: bool = True
+    # Voice identity: each speaker's mean voice vector (the speakers stage's GE2E) kept in
+    # identity.npz, matched across videos by the people index. Off: none is kept.
+    voices: bool = True
+    # Sightings described per face track (its largest faces): more gives a steadier mean, and
+    # costs about 80 ms each on a 2-core CPU.
+    per_track: int = within(3, ge=1, le=100)
+    # Least side of a face, in pixels of the keyframe thumbnail, to describe: below it dlib's
+    # descriptor is mostly noise, and such a face stays without a person.
+    min_face_px: int = within(40, ge=16, le=4096)
+
+
+@dataclass(frozen=True)
 class PipelineOptions:
     # Name of the pipeline definition (file stem), recorded in every result.
     name: str = "default"
@@ -380,3 +398,4 @@ class PipelineOptions:
     events: EventOptions = field(default_factory=EventOptions)
     summary: SummaryOptions = field(default_factory=SummaryOptions)
     captions: CaptionOptions = field(default_factory=CaptionOptions)
+    people: PeopleOptions = field(default_factory=PeopleOptions)

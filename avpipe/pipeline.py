@@ -44,7 +44,7 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
                   notify: Callable[[str, object], None] | None = None) -> Result:
     """Run every stage of ``options`` on one video and return its result.
 
-    Files the stages write (thumbnails, ``vectors.npz``) go into ``work_dir``. Only a probe
+    Files the stages write (thumbnails, ``vectors.npz``, ``identity.npz``) go into ``work_dir``. Only a probe
     failure (missing, empty or unreadable file) raises; every later failure is recorded in
     ``result.errors``. ``notify(kind, value)`` tells a supervising process how far it got:
     ``duration`` (seconds of media, after probe), ``decode_backend`` (name) and ``decode_done``.
@@ -79,4 +79,9 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
         from .atomic import atomic_write_npz
 
         atomic_write_npz(work_dir / "vectors.npz", **vectors)
+    identity = ctx.identity.arrays()
+    if identity:  # face descriptors and voice vectors, for the folder's people index
+        from .atomic import atomic_write_npz
+
+        atomic_write_npz(work_dir / "identity.npz", **identity)
     return result

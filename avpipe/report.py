@@ -72,7 +72,7 @@ def report_context(result: "Result", folder: Path, image_src: Callable[[Path], s
                                     for i, s in enumerate(result.shots)]},
         {"name": "speech", "marks": [_mark(s.start, s.end, duration, "speech", s.text) for s in result.transcript.segments]},
         *([{"name": "speakers", "marks": [_mark(s.start, s.end, duration, f"speaker-{(speakers.index(s.speaker) % 6) + 1}",
-                                                f"{s.speaker}: {s.text}")
+                                                f"{result.speaker_name(s)}: {s.text}")
                                           for s in result.transcript.segments if s.speaker]}] if speakers else []),
         {"name": "faces", "marks": _face_marks(result, duration)},
         {"name": "emotion", "marks": [_mark(e.start, e.end, duration, f"emo-{e.label}", f"{e.label} ({e.score:.2f})")
@@ -82,7 +82,8 @@ def report_context(result: "Result", folder: Path, image_src: Callable[[Path], s
     ]
     ticks = [clock(duration * i / 4) for i in range(5)]
     facts = [f"{duration:.1f} s", f"{v.width}x{v.height}" if v.width else "no video", f"{v.fps:.2f} fps" if v.fps else "",
-             "audio" if v.has_audio else "no audio", f"{len(result.shots)} shots", f"pipeline {result.pipeline}"]
+             "audio" if v.has_audio else "no audio", f"{len(result.shots)} shots", f"pipeline {result.pipeline}",
+             ("people: " + ", ".join(p.name or p.id for p in result.people)) if result.people else ""]
     video_path = Path(v.path)
     return {
         "name": video_path.name or v.video_id,
@@ -94,7 +95,8 @@ def report_context(result: "Result", folder: Path, image_src: Callable[[Path], s
         "language": result.transcript.language or "",
         "languages": [(code, f"{share:.0%}") for code, share in result.transcript.languages.items()]
         or ([(result.transcript.language, "")] if result.transcript.language else []),
-        "segments": [{"start": s.start, "end": s.end, "clock": clock(s.start), "text": s.text, "speaker": s.speaker or "",
+        "segments": [{"start": s.start, "end": s.end, "clock": clock(s.start), "text": s.text,
+                      "speaker": result.speaker_name(s) or "",
                       "language": s.language or result.transcript.language or "",
                       "switched": bool(s.language and s.language != result.transcript.language),
                       "text_en": s.text_en or "",
@@ -115,6 +117,9 @@ def report_context(result: "Result", folder: Path, image_src: Callable[[Path], s
 
 
 def _face_marks(result: "Result", duration: float) -> list[dict]:
+    """A mark per face track, titled with who it is where the people index knows ("face 2:
+    Ada Lovelace")."""
+    who = {f"face {n}": p.name or p.id for p in result.people for n in p.faces}
     opened: dict[str, float] = {}
     marks = []
     for e in result.events:
@@ -122,7 +127,8 @@ def _face_marks(result: "Result", duration: float) -> list[dict]:
             opened[e.label] = e.start
         elif e.kind == "face_disappear" and e.label in opened:
             start = opened.pop(e.label)
-            marks.append(_mark(start, max(e.start, start + duration / 200), duration, "face", e.label))
+            title = f"{e.label}: {who[e.label]}" if e.label in who else e.label
+            marks.append(_mark(start, max(e.start, start + duration / 200), duration, "face", title))
     return marks
 
 

@@ -94,6 +94,9 @@ class BatchSummary:
     # The search index update: counts of videos added, updated, removed and kept, or why it failed.
     search: dict | None = None
     search_error: str | None = None
+    # The people index update (avpipe.people): its counts, or why it failed.
+    people: dict | None = None
+    people_error: str | None = None
     # Places discovery could not look into (a folder it may not list, a path past PATH_MAX): the
     # videos there are missing from the batch, so it is not all ok.
     unreadable: int = 0
@@ -524,9 +527,9 @@ class Batch:
         return sorted(self.records, key=lambda r: self.order.get(r.input, len(self.order)))
 
     def close(self, search: bool = False) -> BatchSummary:
-        """Write the final index, the batch page and (``search``) the search index, then let go of
-        the folder's lock; the page and the search index never fail the batch: their errors are
-        reported, the results stand."""
+        """Write the final index, the batch page, the people index (where a result has faces or
+        voices to match) and (``search``) the search index, then let go of the folder's lock; the
+        page and the indexes never fail the batch: their errors are reported, the results stand."""
         try:
             self.adopt_published()
             self.flush()
@@ -540,6 +543,13 @@ class Batch:
                     write_index(self.out, [*summary.records, *self.earlier])
                 except Exception as exc:  # noqa: BLE001 - the results themselves are complete
                     print(f"avpipe: index.html not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if any(self.out.glob("*/identity.npz")) or (self.out / "people").is_dir():
+                from .people import update as update_people
+
+                try:  # before the search index, which then reads the names it gave
+                    summary.people = update_people(self.out)
+                except Exception as exc:  # noqa: BLE001 - the results themselves are complete
+                    summary.people_error = f"{type(exc).__name__}: {exc}"
             if search:
                 from .search import update_index
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.7"
+SCHEMA_VERSION = "1.8"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -164,6 +164,8 @@ class Segment(_Model):
                                                           "(mean over the windows probed); None when it was given.")
     text_en: str | None = Field(None, description="English translation of a segment in another language, when "
                                                   "[speech] translate = \"en\".")
+    person: str | None = Field(None, description="Who the speaker is: a PERSON_n id of the folder's people index "
+                                                 "(<out>/people/), when it knows the voice.")
 
 
 class Untranscribed(_Model):
@@ -217,6 +219,9 @@ class Face(_Model):
     )
     emotion: str | None = None
     scores: dict[str, float] = Field(default_factory=dict)
+    track: int | None = Field(None, description="The face track it belongs to: n of the \"face n\" events.")
+    person: str | None = Field(None, description="Who it is: a PERSON_n id of the folder's people index "
+                                                 "(<out>/people/), when it knows the face.")
 
 
 class DetectedObject(_Model):
@@ -332,6 +337,16 @@ class StageError(_Model):
     message: str
 
 
+class PersonRef(_Model):
+    """Someone the folder's people index (``<out>/people/``, ``avpipe people``) knows in this
+    video: by face (face tracks), by voice (speakers) or both."""
+
+    id: str = Field(description="PERSON_n: the same in every video of the folder, kept across runs.")
+    name: str | None = Field(None, description="The name a person gave (`avpipe people OUT --name`).")
+    faces: list[int] = Field(default_factory=list, description="Face tracks (n of the \"face n\" events).")
+    speakers: list[str] = Field(default_factory=list, description="Speakers (SPEAKER_n) with this voice.")
+
+
 class Result(_Model):
     """Everything avpipe knows about one video. Missing parts are empty and say why in errors."""
 
@@ -348,6 +363,16 @@ class Result(_Model):
     summary: Summary = Field(default_factory=Summary)
     stages: dict[str, StageInfo] = Field(default_factory=dict)
     errors: list[StageError] = Field(default_factory=list)
+    people: list[PersonRef] = Field(default_factory=list, description="Who the folder's people index knows here.")
+
+    def speaker_name(self, segment: Segment) -> str | None:
+        """Who says ``segment``, as subtitles and reports write it: its person's name where one was
+        given, else its speaker (SPEAKER_n), else None."""
+        if segment.person:
+            for person in self.people:
+                if person.id == segment.person and person.name:
+                    return person.name
+        return segment.speaker
 
     def speaker_count(self) -> int:
         """How many speakers the transcript names (0 when the speakers stage did not run)."""

@@ -23,15 +23,17 @@ def write_json(result: "Result", folder: Path) -> Path:
 
 
 def _cues(result: "Result", fmt: str, english: bool = False) -> str:
-    """The transcript as subtitles through pysubs2 (one cue per segment, ``SPEAKER_1: `` before
-    its text when speakers are known); ``english``: each segment's English translation where it
-    has one. An empty file, valid for its format, when nothing was said."""
+    """The transcript as subtitles through pysubs2: one cue per segment, with who says it before
+    its text when speakers are known (``SPEAKER_1: ``, or the name the people index gave the
+    speaker's person); ``english``: each segment's English translation where it has one. An
+    empty file, valid for its format, when nothing was said."""
     import pysubs2
 
     subs = pysubs2.SSAFile()
     for seg in result.transcript.segments:
         said = (seg.text_en or seg.text) if english else seg.text
-        text = f"{seg.speaker}: {said}" if seg.speaker else said
+        who = result.speaker_name(seg)
+        text = f"{who}: {said}" if who else said
         subs.append(pysubs2.SSAEvent(start=round(seg.start * 1000), end=round(seg.end * 1000), text=text))
     return subs.to_string(fmt)
 

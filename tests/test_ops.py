@@ -30,6 +30,18 @@ def _cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "avpipe", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _unlabelled(data: bytes) -> dict:
+    """A result without what the people index adds (``people``, each face's and segment's ``person``)."""
+    result = json.loads(data)
+    result.pop("people", None)
+    for k in result["keyframes"]:
+        for f in k["faces"]:
+            f.pop("person", None)
+    for s in result["transcript"]["segments"]:
+        s.pop("person", None)
+    return result
+
+
 def test_a_killed_batch_resumes_and_a_full_rerun_does_no_work(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -59,15 +71,22 @@ def test_a_killed_batch_resumes_and_a_full_rerun_does_no_work(tmp_path):
     records = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     assert len(records) == 4 and all(r["status"] in ("ok", "skipped") for r in records)
     assert sum(r["status"] == "skipped" for r in records) == len(done_before)
-    for name, (data, mtime) in done_before.items():  # finished results untouched
+    for name, (data, _) in done_before.items():  # finished results not redone
+        # the killed batch never reached its people index; this one's labels them, and only that
         p = out / name / "result.json"
-        assert p.read_bytes() == data and p.stat().st_mtime_ns == mtime
+        assert _unlabelled(p.read_bytes()) == _unlabelled(data)
     assert not (out / ".avpipe-tmp").exists()
+    people = {s["person"] for p in out.glob("*/result.json") for s in json.loads(p.read_text())["transcript"]["segments"]}
+    assert len(people) == 1 and None not in people  # four copies of one voice: one person
+    labelled = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*/*.*")
+                if p.is_file() and (p.parent / "result.json").exists() or p.parent.name == "people"}
 
     t0 = time.monotonic()
     third = _cli("run", str(inputs), "--out", str(out), "--quiet", "--log-json")
     third_s = time.monotonic() - t0
     assert third.returncode == 0 and "0 ok (0 partial), 4 skipped" in third.stderr
+    for p, (data, mtime) in labelled.items():  # a full rerun writes no result file at all
+        assert p.read_bytes() == data and p.stat().st_mtime_ns == mtime, p
     lines = [json.loads(line) for line in third.stderr.splitlines() if line.startswith("{")]
     assert len(lines) == 4 and all(x["stage"] == "video" and x["status"] == "skipped" for x in lines)
     assert third_s < 0.1 * second_s, (third_s, second_s)

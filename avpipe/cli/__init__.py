@@ -1,4 +1,4 @@
-"""Command line: ``avpipe run | serve | search | ask | index | probe | models | eval | train | schema | pipelines``.
+"""Command line: ``avpipe run | serve | search | ask | index | people | probe | models | eval | train | schema | pipelines``.
 
 This package's ``__init__`` holds the argument parser and :func:`main`, which dispatches to one
 module per family of commands: :mod:`.run` (run), :mod:`.search` (search, index, ask),
@@ -20,6 +20,8 @@ from .info import cmd_pipelines, cmd_probe, cmd_schema
 from .models import cmd_models
 from .printing import warn
 from .run import cmd_run
+from .people import add_parser as add_people_parser
+from .people import cmd_people
 from .search import cmd_ask, cmd_index, cmd_search
 from .serve import cmd_serve
 from .train import cmd_train
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="?", metavar="QUERY", help="what to look for (or --image)")
     search.add_argument("--index", required=True, metavar="DIR", help="an `avpipe run` output folder")
     search.add_argument("--image", metavar="PATH", help="find frames like this image")
+    search.add_argument("--face", metavar="PATH", help="find where the person in this photo is seen (people index)")
     search.add_argument("-k", type=_positive_int, default=10, metavar="N", help="moments to return (default 10)")
     search.add_argument("--modality", choices=("frames", "speech", "both"), default="both")
 
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--token", default=None,
                      help="a secret every request must bring (header 'Authorization: Bearer TOKEN', or open the "
                      "printed address once); made and printed when --host is not loopback and none is given")
+
+    add_people_parser(sub)
 
     probe = sub.add_parser("probe", help="print media facts of FILE as JSON")
     probe.add_argument("file", metavar="FILE")
@@ -181,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "decoding the file itself, the external baseline")
     esh.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="for transnetv2")
     esh.add_argument("--details", action="store_true", help="also print each video's boundaries, misses and false ones")
+
+    epe = esub.add_parser("people", help="face verification and clustering, and voice matching across recordings, "
+                          "on real people")
+    epe.add_argument("--faces", metavar="FILE", help="JSON lines: {file, person, split} per photo (see "
+                     "avpipe/people/evaluate.py)")
+    epe.add_argument("--voices", metavar="FILE", help="JSON lines: {item, speaker, split, files, spans?} per recording")
+    epe.add_argument("--split", choices=("dev", "test"), default=None, help="faces: only this split (default: each)")
+    epe.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
 
     esp = esub.add_parser("speakers", help="diarization error rate (0.25 s collar) against reference turns")
     esp.add_argument("inputs", nargs="+", metavar="MEDIA")
@@ -250,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "probe": cmd_probe, "models": cmd_models, "eval": cmd_eval, "schema": cmd_schema,
     "pipelines": cmd_pipelines, "train": cmd_train, "search": cmd_search, "ask": cmd_ask, "index": cmd_index,
-    "serve": cmd_serve}
+    "serve": cmd_serve, "people": cmd_people}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,8 @@ def _exit_code(scored: list[dict]) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     what = {"asr": _eval_asr, "shots": _eval_shots, "speakers": _eval_speakers, "faces": _eval_images,
             "objects": _eval_images, "sounds": _eval_sounds, "search": _eval_search,
-            "text-emotion": _eval_text_emotion, "summary": _eval_talks, "chapters": _eval_talks}[args.eval_command]
+            "text-emotion": _eval_text_emotion, "summary": _eval_talks, "chapters": _eval_talks,
+            "people": _eval_people}[args.eval_command]
     try:
         return what(args)
     except _Unusable:
@@ -288,4 +289,34 @@ def _eval_text_emotion(args: argparse.Namespace) -> int:
     note(f"weighted F1 {report['weighted_f1']:.4f} on {report['rows']} utterances; confusion (rows: truth):")
     table([Column("", width), *(Column(n[:5], 5, "d") for n in report["labels"])],
           ([name, *row] for name, row in zip(report["labels"], report["confusion"])))
+    return 0
+
+
+def _eval_people(args: argparse.Namespace) -> int:
+    """``avpipe eval people``: the face report per split and the voice report, as JSON lines, and
+    a line each on stderr."""
+    from ..device import resolve_device
+    from ..people.evaluate import evaluate_faces, evaluate_voices
+
+    if not args.faces and not args.voices:
+        return fail("give --faces FILE, --voices FILE or both", 2)
+    if args.faces:
+        for split in ([args.split] if args.split else ["dev", "test"]):
+            report = evaluate_faces(args.faces, split)
+            emit({"faces": report}, ensure_ascii=False)
+            if "clustering" in report:
+                ours = next(iter(report["clustering"].values()))
+                v = report["verification"]
+                note(f"faces {split}: {report['photos']} photos of {report['people']} people; B-cubed F1 "
+                     f"{ours['f1']:.3f}, {report['people_merged']} clusters with two people; TAR {v['tar_at_threshold']} "
+                     f"at FAR {v['far_at_threshold']} (threshold {report['threshold']}), TAR@FAR1% {v['tar_at_far_1%']}")
+    if args.voices:
+        report = evaluate_voices(args.voices, resolve_device(args.device, "torch"))
+        emit({"voices": report}, ensure_ascii=False)
+        for split, r in report["splits"].items():
+            ours, base = r["avpipe (GE2E)"], r["mean log-mel baseline"]
+            note(f"voices {split}: {r['items']} recordings of {r['speakers']} speakers, {r['pairs']['same']} same / "
+                 f"{r['pairs']['different']} different pairs; accuracy {ours['accuracy']:.3f} (same matched "
+                 f"{ours['same_voice_matched']}, different apart {ours['different_kept_apart']}); baseline "
+                 f"{base['accuracy']:.3f}")
     return 0

@@ -79,6 +79,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
     if device_note:
         warn(device_note)
+    if summary.people_error:
+        warn(f"people index not updated: {summary.people_error}")
+    elif summary.people is not None:
+        p = summary.people
+        warn(f"people index: {p['people']} people in {p['videos']} video{'s' * (p['videos'] != 1)} "
+             f"({p['added']} members added, {p['removed']} removed, {p['labelled']} results labelled); "
+             f"`avpipe people {args.out}` lists them")
     if args.shard is not None:
         warn("sharded run: the search index is left to `avpipe index DIR` once every shard is done")
     elif summary.search_error:

@@ -42,11 +42,25 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..errors import AvpipeError, BadQuery, IndexDamaged
     from ..search import search
 
-    if (args.query is None) == (args.image is None):
-        return fail("give a QUERY or --image PATH (one of them)", 2)
+    if sum(x is not None for x in (args.query, args.image, args.face)) != 1:
+        return fail("give a QUERY, --image PATH or --face PATH (one of them)", 2)
     index = Path(args.index)
     if not index.is_dir():
         return fail(f"--index {args.index}: no such folder", 2)
+    if args.face is not None:
+        from ..people.find import by_face
+
+        out = index.parent if index.name == "search" else index
+        try:
+            moments = by_face(out, args.face, k=args.k)
+        except BadQuery as exc:
+            return fail(exc, 2)
+        except (AvpipeError, OSError) as exc:
+            return fail(exc, 1)
+        if not moments:
+            warn("no one in the people index looks like the face in that photo")
+        rows((m.as_dict() for m in moments), ensure_ascii=False)
+        return 0
 
     def find():
         return search(index, text=args.query, image=args.image, k=args.k, modality=args.modality)
@@ -73,6 +87,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         return fail(exc, 2)
     except (AvpipeError, OSError) as exc:
         return fail(exc, 1)
+    if args.query is not None:  # a person's name finds where they are seen and heard
+        from ..people.find import named_first
+
+        moments = named_first(index.parent if index.name == "search" else index, args.query, moments, args.k)
     rows((m.as_dict() for m in moments), ensure_ascii=False)
     return 0
 

@@ -111,7 +111,16 @@ class Searcher:
         from ..search import search
 
         with self.lock:  # one query at a time: the encoders are shared, and the CPU is the limit
-            moments = search(self.collection(), **query)
+            if "face" in query:  # where the person in a photo is seen (the people index)
+                from ..people.find import by_face
+
+                moments = by_face(self.library.out, query["face"], k=query.get("k", 10))
+            else:
+                moments = search(self.collection(), **query)
+        if query.get("text"):  # a person's name finds where they are seen and heard
+            from ..people.find import named_first
+
+            moments = named_first(self.library.out, query["text"], moments, query.get("k", 10))
         names = {r.video_id: Path(r.input).name for r in self.library.records() if r.video_id}
         originals: dict[str, Any] = {}
         rows = []
@@ -286,6 +295,26 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
               openapi_extra={"requestBody": {"required": True, "content": {
                   "image/*": {"schema": {"type": "string", "format": "binary"}}}}})
     async def api_search_image(request: Request, k: int = Query(10, ge=1, le=200)) -> dict:
+        return await run_in_threadpool(run_search, image=await uploaded(request), k=k)
+
+    @app.post("/api/search/face", summary="Moments where the person in the photo sent as the body is seen "
+              "(as `avpipe search --face`)",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "image/*": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def api_search_face(request: Request, k: int = Query(10, ge=1, le=200)) -> dict:
+        return await run_in_threadpool(run_search, face=await uploaded(request), k=k)
+
+    @app.get("/api/people", summary="The people of the folder (its people index), with where each is seen and heard")
+    def api_people() -> dict:
+        from ..people import load
+
+        try:
+            return {"people": load(library.out).summary()}
+        except AvpipeError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    async def uploaded(request: Request) -> io.BytesIO:
+        """The request body (an image), at most ``max_upload_bytes``."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_upload_bytes:
             raise HTTPException(413, f"the image is larger than {max_upload_bytes // (1024 * 1024)} MB")
@@ -296,7 +325,7 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
                 raise HTTPException(413, f"the image is larger than {max_upload_bytes // (1024 * 1024)} MB")
         if not body:
             raise HTTPException(400, "send the image as the request body")
-        return await run_in_threadpool(run_search, image=io.BytesIO(bytes(body)), k=k)
+        return io.BytesIO(bytes(body))
 
     @app.get("/api/videos/{video_id}/ask", summary="Answer a question about one video, with timestamped evidence")
     def api_ask(video_id: str, q: str = Query(..., min_length=1), k: int = Query(5, ge=1, le=50)) -> dict:

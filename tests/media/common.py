@@ -31,6 +31,9 @@ PHOTOS = Path("/usr/share/doc/opencv-doc/examples/data")
 #: (Megamind, 23.976 fps, four shots) and a static street camera (vtest, 10 fps, 79.5 s).
 FILM = PHOTOS / "Megamind.avi"
 STREET = PHOTOS / "vtest.avi"
+#: Real photos of real people (tests/media/portraits/PROVENANCE.md): US federal works, public
+#: domain, and a CC0 self-portrait.
+PORTRAITS = Path(__file__).resolve().parent / "portraits"
 #: The checkout's real clips (sample_videos/SOURCES.md): NASA's narrated clip and Kennedy's line.
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
 NASA = SAMPLES / "nasa_13013.mp4"

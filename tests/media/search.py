@@ -16,11 +16,12 @@ from .common import FFMPEG, PHOTOS, _espeak_exe, _write_jsonl
 
 
 def slideshow(images: list[Path], out: Path, size: str = "480:270", seconds: int = 3,
-              narration: list[str] | None = None) -> Path:
+              narration: list[str] | None = None, audio: Path | None = None) -> Path:
     """A video of still photos, ``seconds`` each, letterboxed to ``size`` (FFmpeg's concat).
 
     With ``narration`` (one sentence per photo), each sentence is spoken by espeak-ng (Debian's
-    ``espeak-ng`` package) at the start of its photo, and the video gets that audio track.
+    ``espeak-ng`` package) at the start of its photo, and the video gets that audio track; with
+    ``audio`` (a recording), the video gets its first audio stream, cut at the video's end.
     """
     import tempfile
 
@@ -43,6 +44,9 @@ def slideshow(images: list[Path], out: Path, size: str = "480:270", seconds: int
                                    for i in range(len(narration)))
             graph += "".join(f"[a{i}]" for i in range(len(narration))) + f"concat=n={len(narration)}:v=0:a=1[a]"
             maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "64k"]
+        elif audio is not None:
+            cmd += ["-i", str(audio)]
+            maps += ["-map", f"{len(images)}:a:0", "-c:a", "aac", "-b:a", "64k", "-t", str(seconds * len(images))]
         cmd += ["-filter_complex", graph, *maps, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
         subprocess.run(cmd, check=True, timeout=120)
     return out
