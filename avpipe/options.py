@@ -373,8 +373,9 @@ class PeopleOptions:
     # Sightings described per face track (its largest faces): more gives a steadier mean, and
     # costs about 80 ms each on a 2-core CPU.
     per_track: int = within(3, ge=1, le=100)
-    # Least side of a face, in pixels of the keyframe thumbnail, to describe: below it dlib's
-    # descriptor is mostly noise, and such a face stays without a person.
+    # Least side of a face, in pixels of the video (at most 1920 on its longer side), to
+    # describe: below it dlib's descriptor is mostly noise, and such a face stays without a
+    # person. A face smaller than 112 px in the thumbnail is described from the source frame.
     min_face_px: int = within(40, ge=16, le=4096)
 
 

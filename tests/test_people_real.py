@@ -103,3 +103,17 @@ def test_names_carry_into_subtitles_reports_and_search(two_videos, capsys):
     assert main(["people", str(out), "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(p["id"], p["name"]) for p in listed] == [(p["id"], p["name"]) for p in before]
+
+
+def test_small_faces_are_described_from_the_source_frame():
+    """A keyframe's picture decoded again at the source's size (what a face too small in the
+    256-px thumbnail is described from): the frame at that time, at full size, upright."""
+    from avpipe.decode.pyav import pictures_at
+    from avpipe.probe import probe
+
+    found = probe(media.NASA)
+    info = found.streams[found.video_stream]
+    pictures = pictures_at(str(media.NASA), found, [0.0, 5.005])
+    assert sorted(pictures) == [0.0, 5.005]
+    assert all(p.shape == (info.height, info.width, 3) for p in pictures.values())
+    assert not np.array_equal(pictures[0.0], pictures[5.005])

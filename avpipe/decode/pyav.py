@@ -17,6 +17,8 @@ from .base import GLANCE, Frame, ReaderBase, sample_times, target_size, upright,
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..schema import MediaInfo
+
 
 class PyAVReader(ReaderBase):
     """Sampled frames of ``media.video_stream`` through FFmpeg's decoders."""
@@ -94,3 +96,35 @@ class PyAVReader(ReaderBase):
             # The stream ended (truncated file) well before its stated duration.
             self.report.stopped_early_at = last_t
             self.report.messages.append(f"video stream ended at {last_t:.2f}s of {duration:.2f}s")
+
+
+def pictures_at(path: str, media: "MediaInfo", times: list[float], max_side: int = 1920) -> dict[float, "np.ndarray"]:
+    """Upright RGB pictures of ``media.video_stream`` at ``times`` (keyframe times: frames' own
+    presentation times), at the source's resolution (scaled down to ``max_side`` at most), by a
+    seek to the keyframe before each and decoding forward. For what needs more pixels than the
+    sampled frames keep (the face descriptor of a small face); a time that cannot be decoded is
+    left out."""
+    import av
+
+    info = media.streams[media.video_stream]
+    out: dict[float, "np.ndarray"] = {}
+    with open_container(path) as container:
+        stream = next(s for s in container.streams.video if s.index == media.video_stream)
+        scale = min(1.0, max_side / max(info.width or 1, info.height or 1))
+        for t in sorted(set(times)):
+            try:
+                container.seek(max(0, int(t / stream.time_base)), stream=stream, backward=True)
+                chosen = None
+                for frame in container.decode(stream):
+                    if frame.time is None:
+                        continue
+                    chosen = frame
+                    if frame.time >= t - 1e-3:
+                        break
+            except (av.error.FFmpegError, ValueError):  # damaged here: the thumbnail stays what is used
+                continue
+            if chosen is not None:
+                if scale < 1.0:
+                    chosen = chosen.reformat(width=round(chosen.width * scale), height=round(chosen.height * scale))
+                out[t] = upright(chosen.to_ndarray(format="rgb24"), info.rotation or 0)
+    return out

@@ -141,28 +141,69 @@ class VisionStage(Stage):
 
     def _describe(self, ctx: VideoContext, pairs: list, found_tracks: list, found_faces: list,
                   sizes: list[tuple[int, int]]) -> None:
-        """Face descriptors of each track's clearest sightings (:mod:`avpipe.vision.identity`),
-        from the keyframe thumbnails, into ``ctx.identity`` (identity.npz)."""
+        """Face descriptors of each track's clearest sightings (:mod:`avpipe.vision.identity`)
+        into ``ctx.identity`` (identity.npz). A face is described from the keyframe thumbnail
+        when it is large there (SHARP_PX); else from the source frame at that time, decoded
+        again (the thumbnails keep the sampled frames' 256 px: a face of 100 px in a 640 px video
+        is 40 there). Sightings are chosen by their size in the source."""
         import numpy as np
 
         from ..shots.keyframes import decode_jpeg
-        from ..vision.identity import FACE_DIM, load_describer, pick_sightings
+        from ..vision.identity import FACE_DIM, SHARP_PX, load_describer, pick_sightings
 
         o = ctx.options.people
         boxes = [[f.box for f in found] for found in found_faces]
-        picked = pick_sightings(found_tracks, boxes, sizes, o.per_track, o.min_face_px)
+        source = _source_size(ctx)
+        picked = pick_sightings(found_tracks, boxes, [source or size for size in sizes], o.per_track, o.min_face_px)
         if not picked:
             return
-        describer = load_describer()
-        vectors = np.zeros((len(picked), FACE_DIM), np.float32)
         by_frame: dict[int, list[int]] = {}
         for row, (_, i, _) in enumerate(picked):
             by_frame.setdefault(i, []).append(row)
+
+        def side(i: int, j: int, size: tuple[int, int]) -> float:
+            return min(boxes[i][j][2] * size[0], boxes[i][j][3] * size[1])
+
+        small = [i for i, rows in by_frame.items() if min(side(i, picked[r][2], sizes[i]) for r in rows) < SHARP_PX]
+        full: dict[float, np.ndarray] = {}
+        if small and source is not None:
+            from ..decode.pyav import pictures_at
+
+            try:
+                full = pictures_at(str(ctx.path), ctx.media, [pairs[i][0].t for i in small])
+            except Exception as exc:  # noqa: BLE001 - the thumbnails are still there to describe from
+                self.notes = [*(self.notes or []), f"faces described from thumbnails: the source could not be "
+                              f"decoded again ({type(exc).__name__})"]
+        describer = load_describer()
+        vectors = np.zeros((len(picked), FACE_DIM), np.float32)
+        kept = np.zeros(len(picked), bool)
         for i, rows in by_frame.items():
-            image = decode_jpeg(pairs[i][1].jpeg)
-            vectors[rows] = describer.describe(image, [boxes[i][picked[r][2]] for r in rows])
+            image = full.get(pairs[i][0].t)
+            if image is None:  # the thumbnail: only its faces large enough there
+                image = decode_jpeg(pairs[i][1].jpeg)
+                rows = [r for r in rows if side(i, picked[r][2], sizes[i]) >= o.min_face_px]
+            if rows:
+                vectors[rows] = describer.describe(image, [boxes[i][picked[r][2]] for r in rows])
+                kept[rows] = True
+        if not kept.any():
+            return
+        picked = [p for p, k in zip(picked, kept) if k]
         ctx.identity.face_t = np.array([pairs[i][0].t for _, i, _ in picked], np.float32)
         ctx.identity.face_index = np.array([j for *_, j in picked], np.int32)
         ctx.identity.face_track = np.array([n for n, *_ in picked], np.int32)
-        ctx.identity.faces = vectors
+        ctx.identity.faces = vectors[kept]
         self.model += "+dlib-face-resnet"
+
+
+def _source_size(ctx: VideoContext) -> tuple[int, int] | None:
+    """The video's upright width and height in pixels (at most 1920 on the longer side, as
+    :func:`avpipe.decode.pyav.pictures_at` decodes it), or None when PyAV cannot give it."""
+    media = ctx.media
+    if media is None or media.video_stream is None:
+        return None
+    info = media.streams[media.video_stream]
+    if not info.width or not info.height:
+        return None
+    w, h = (info.height, info.width) if (info.rotation or 0) % 180 else (info.width, info.height)
+    scale = min(1.0, 1920 / max(w, h))
+    return round(w * scale), round(h * scale)

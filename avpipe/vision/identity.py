@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 DESCRIPTOR, LANDMARKS = "dlib-face-resnet", "dlib-face-5points"
+#: A face at least this large (shorter side, pixels) is described from the keyframe thumbnail;
+#: a smaller one from the source frame, decoded again (dlib aligns faces into 150 px chips).
+SHARP_PX = 112
 #: Width of a face descriptor.
 FACE_DIM = 128
 
