@@ -207,3 +207,30 @@ def test_bcubed():
     assert merged["recall"] == 1.0 and merged["precision"] == pytest.approx((2 / 3 * 2 + 1 / 3) / 3, abs=1e-4)
     alone = bcubed(["a", "a", "b"], [0, 1, 2])
     assert alone["precision"] == 1.0 and alone["recall"] == pytest.approx((0.5 + 0.5 + 1) / 3, abs=1e-4)
+
+
+def test_a_forgotten_face_stays_gone_when_its_video_is_made_again(tmp_path):
+    _video(tmp_path, "one", [("a", [0.0]), ("b", [3.0])])
+    update(tmp_path)
+    edit.forget(tmp_path, _who(tmp_path, "one")["face 2"])
+    _video(tmp_path, "one", [("a", [0.0]), ("b", [3.0])])  # run again: b's descriptors written again
+    update(tmp_path)
+    with np.load(tmp_path / "one" / "identity.npz") as arrays:
+        assert set(arrays["face_track"].tolist()) == {1}  # stripped again on the update
+    assert _who(tmp_path, "one")["face 2"] is None
+
+
+def test_damaged_files_are_skipped_or_said_and_search_still_answers(tmp_path):
+    _video(tmp_path, "one", [("a", [0.0])])
+    _video(tmp_path, "two", [("b", [0.0])])
+    update(tmp_path)
+    (tmp_path / "two" / "identity.npz").write_bytes(b"not a zip")
+    counts = update(tmp_path)
+    assert counts["damaged"] == 1 and counts["people"] == 2  # its members stay as they were
+    from avpipe.errors import AvpipeError
+    from avpipe.people.find import named_first
+
+    (tmp_path / "people" / "members.npz").write_bytes(b"\0" * 10)
+    with pytest.raises(AvpipeError, match="cannot be read"):
+        load(tmp_path)
+    assert named_first(tmp_path, "anyone", ["a moment"], 5) == ["a moment"]

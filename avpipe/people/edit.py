@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AvpipeError
-from .index import IDENTITY_FILE, People, label_results, load, save
+from .index import IDENTITY_FILE, People, _signature, label_results, load, save, strip_identity
 
 
 class UnknownPerson(AvpipeError, KeyError):
@@ -82,46 +82,31 @@ def split(out: str | Path, pid: str, video_id: str, member: str | None = None) -
 
 def forget(out: str | Path, pid: str) -> dict:
     """Remove person ``pid`` everywhere: see the module. What was removed, counted."""
-    import numpy as np
 
-    from ..atomic import atomic_write_npz
     from ..search.results import listed_results
 
     people = load(out)
     pid = _person(people, pid)
     members = people.of(pid)
     listed = listed_results(people.out)
+    folders = {p.parent.name: p.parent for p in sorted(people.out.glob(f"*/{IDENTITY_FILE}"))}  # listed or not
     removed_vectors = 0
     for vid in sorted({m.video_id for m in members}):
-        path = listed[vid] / IDENTITY_FILE if vid in listed else None
-        if path is None or not path.is_file():
+        if vid not in folders:
             continue
-        with np.load(path, allow_pickle=False) as arrays:
-            data = {k: arrays[k] for k in arrays.files}
-        tracks = [int(m.local.split()[-1]) for m in members if m.video_id == vid and m.kind == "face"]
-        speakers = [m.local for m in members if m.video_id == vid and m.kind == "voice"]
-        if tracks and "face_track" in data:
-            keep = ~np.isin(data["face_track"], tracks)
-            removed_vectors += int((~keep).sum())
-            for k in ("face_t", "face_index", "face_track", "faces"):
-                data[k] = data[k][keep]
-        if speakers and "speakers" in data:
-            keep = ~np.isin(data["speakers"], speakers)
-            removed_vectors += int((~keep).sum())
-            for k in ("speakers", "voices", "voice_seconds"):
-                data[k] = data[k][keep]
-        atomic_write_npz(path, **data)
-        from .index import _signature
-
+        path = folders[vid] / IDENTITY_FILE
+        removed_vectors += strip_identity(path, [int(m.local.split()[-1]) for m in members
+                                                 if m.video_id == vid and m.kind == "face"],
+                                          [m.local for m in members if m.video_id == vid and m.kind == "voice"])
         people.videos[vid] = _signature(path)
     for m in members:
         people.forgotten.add(m.key)
         del people.members[m.key]
     people.names.pop(pid, None)
-    save(people)
     labelled = label_results(people, {vid: listed[vid] for vid in {m.video_id for m in members} if vid in listed})
+    save(people)
     return {"person": pid, "members": len(members), "vectors_removed": removed_vectors + len(members),
-            "labelled": labelled, **_left_behind(members, listed)}
+            "labelled": labelled, **_left_behind(members, folders)}
 
 
 def _left_behind(members: list, listed: dict) -> dict:

@@ -87,4 +87,10 @@ def named_first(out: str | Path, text: str, moments: list, k: int) -> list:
     (:func:`by_name`), ``k`` in all: what ``avpipe search`` and ``avpipe serve`` answer."""
     if not (Path(out) / "people" / "people.json").is_file():
         return moments
-    return [*by_name(out, text), *moments][:k]
+    from ..errors import AvpipeError
+
+    try:
+        named = by_name(out, text)
+    except AvpipeError:  # a damaged people index: the search still answers, without names
+        return moments
+    return [*named, *moments][:k]

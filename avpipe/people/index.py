@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..schema import Result
+
+from ..errors import AvpipeError
 
 PEOPLE_DIR = "people"
 STATE_FILE, VECTORS_FILE = "people.json", "members.npz"
@@ -150,7 +153,9 @@ def load(out: str | Path) -> People:
         with np.load(vectors_path, allow_pickle=False) as arrays:
             vectors = {str(k): v for k, v in zip(arrays["keys"], arrays["vectors"])} if "keys" in arrays else {}
             vectors.update({str(k): v for k, v in zip(arrays.get("voice_keys", []), arrays.get("voices", []))})
-    except (OSError, ValueError, KeyError) as exc:
+        if not isinstance(state, dict):
+            raise ValueError("people.json is not a JSON object")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise AvpipeError(f"the people index cannot be read ({type(exc).__name__}: {exc}); remove {people.folder} "
                           "and run `avpipe people` to make it again from the results (names given are lost)",
                           state_path) from None
@@ -364,7 +369,7 @@ def update(out: str | Path, face_distance: float = FACE_DISTANCE, voice_similari
 
     people = load(out)
     listed = listed_results(out)
-    counts = {"videos": 0, "read": 0, "added": 0, "removed": 0, "people": 0, "labelled": 0}
+    counts = {"videos": 0, "read": 0, "added": 0, "removed": 0, "people": 0, "labelled": 0, "damaged": 0}
     fresh: dict[str, list[Member]] = {}
     seen_videos = set()
     for vid, folder in sorted(listed.items()):
@@ -376,16 +381,25 @@ def update(out: str | Path, face_distance: float = FACE_DISTANCE, voice_similari
         if people.videos.get(vid) == signature:
             continue
         counts["read"] += 1
-        found = [m for m in read_members(folder, read_result(folder)) if m.key not in people.forgotten]
+        try:
+            found = read_members(folder, read_result(folder))
+        except (AvpipeError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            counts["damaged"] += 1  # its members stay as they were; the search index reports the result
+            continue
+        if any(m.key in people.forgotten for m in found):  # made again after a forget: its vectors go again
+            strip_identity(path, [int(m.local.split()[-1]) for m in found if m.key in people.forgotten and m.kind == "face"],
+                           [m.local for m in found if m.key in people.forgotten and m.kind == "voice"])
+            signature = _signature(path)
+            found = [m for m in found if m.key not in people.forgotten]
         old = {k: m for k, m in people.members.items() if m.video_id == vid}
         for m in found:
             before = old.get(m.key)
             if before is not None and before.person and before.kind == m.kind:
                 centre = _centres(people, m.kind).get(before.person)
-                if before.pinned or before.signature == m.signature or (
-                        centre is not None and _close_enough(m.kind, _closeness(m.kind, m.vector, centre),
-                                                             face_distance, voice_similarity)):
-                    m.person, m.pinned = before.person, before.pinned
+                same = before.signature == m.signature  # a pin holds the vector it was given, not the key
+                if same or (centre is not None and _close_enough(m.kind, _closeness(m.kind, m.vector, centre),
+                                                                 face_distance, voice_similarity)):
+                    m.person, m.pinned = before.person, before.pinned and same
         for k in old:
             del people.members[k]
         for m in found:
@@ -404,12 +418,38 @@ def update(out: str | Path, face_distance: float = FACE_DISTANCE, voice_similari
     assign(people, fresh, face_distance, voice_similarity)
     alive = {m.person for m in people.members.values()}
     people.names = {pid: name for pid, name in people.names.items() if pid in alive}
+    # the results are labelled before the index records their videos as read: an update cut
+    # short in between reads and labels them again next time
+    counts["labelled"] = label_results(people, {vid: listed[vid] for vid in fresh})
     if fresh or counts["removed"] or not (people.folder / STATE_FILE).is_file():
         save(people)  # else nothing changed: the files stay as they are
     counts["videos"] = len(people.videos)
     counts["people"] = len(alive)
-    counts["labelled"] = label_results(people, {vid: listed[vid] for vid in fresh})
     return counts
+
+
+def strip_identity(path: Path, tracks: list[int], speakers: list[str]) -> int:
+    """Rewrite one ``identity.npz`` (atomically) without the face descriptors of ``tracks`` and
+    the voice vectors of ``speakers``; how many vectors went."""
+    import numpy as np
+
+    from ..atomic import atomic_write_npz
+
+    with np.load(path, allow_pickle=False) as arrays:
+        data = {k: arrays[k] for k in arrays.files}
+    removed = 0
+    if tracks and "face_track" in data:
+        keep = ~np.isin(data["face_track"], tracks)
+        removed += int((~keep).sum())
+        for k in ("face_t", "face_index", "face_track", "faces"):
+            data[k] = data[k][keep]
+    if speakers and "speakers" in data:
+        keep = ~np.isin(data["speakers"], speakers)
+        removed += int((~keep).sum())
+        for k in ("speakers", "voices", "voice_seconds"):
+            data[k] = data[k][keep]
+    atomic_write_npz(path, **data)
+    return removed
 
 
 # --------------------------------------------------------------------------- labels in the results
