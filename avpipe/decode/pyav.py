@@ -98,7 +98,12 @@ class PyAVReader(ReaderBase):
             self.report.messages.append(f"video stream ended at {last_t:.2f}s of {duration:.2f}s")
 
 
-def pictures_at(path: str, media: "MediaInfo", times: list[float], max_side: int = 1920) -> dict[float, "np.ndarray"]:
+#: Longest side of the pictures :func:`pictures_at` decodes.
+PICTURE_MAX_SIDE = 1920
+
+
+def pictures_at(path: str, media: "MediaInfo", times: list[float], max_side: int = PICTURE_MAX_SIDE
+                ) -> dict[float, "np.ndarray"]:
     """Upright RGB pictures of ``media.video_stream`` at ``times`` (keyframe times: frames' own
     presentation times), at the source's resolution (scaled down to ``max_side`` at most), by a
     seek to the keyframe before each and decoding forward. For what needs more pixels than the

@@ -82,7 +82,6 @@ def split(out: str | Path, pid: str, video_id: str, member: str | None = None) -
 
 def forget(out: str | Path, pid: str) -> dict:
     """Remove person ``pid`` everywhere: see the module. What was removed, counted."""
-
     from ..search.results import listed_results
 
     people = load(out)
@@ -109,7 +108,7 @@ def forget(out: str | Path, pid: str) -> dict:
             "labelled": labelled, **_left_behind(members, folders)}
 
 
-def _left_behind(members: list, listed: dict) -> dict:
+def _left_behind(members: list, folders: dict) -> dict:
     """The proof that a forgotten person's vectors are gone: over every identity.npz of the
     folder, how near the nearest face descriptor and voice vector left come to the forgotten
     ones, and how many are as near as one person's (another person's can be; the forgotten
@@ -122,7 +121,7 @@ def _left_behind(members: list, listed: dict) -> dict:
             if any(m.kind == kind for m in members)}
     nearest = {"face": float("inf"), "voice": -1.0}
     within = 0
-    for folder in listed.values():
+    for folder in folders.values():
         path = folder / IDENTITY_FILE
         if not path.is_file():
             continue

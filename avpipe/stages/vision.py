@@ -196,7 +196,7 @@ class VisionStage(Stage):
 
 
 def _source_size(ctx: VideoContext) -> tuple[int, int] | None:
-    """The video's upright width and height in pixels (at most 1920 on the longer side, as
+    """The video's upright width and height in pixels (scaled as
     :func:`avpipe.decode.pyav.pictures_at` decodes it), or None when PyAV cannot give it."""
     media = ctx.media
     if media is None or media.video_stream is None:
@@ -204,6 +204,8 @@ def _source_size(ctx: VideoContext) -> tuple[int, int] | None:
     info = media.streams[media.video_stream]
     if not info.width or not info.height:
         return None
+    from ..decode.pyav import PICTURE_MAX_SIDE
+
     w, h = (info.height, info.width) if (info.rotation or 0) % 180 else (info.width, info.height)
-    scale = min(1.0, 1920 / max(w, h))
+    scale = min(1.0, PICTURE_MAX_SIDE / max(w, h))
     return round(w * scale), round(h * scale)
