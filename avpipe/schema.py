@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.8"
+SCHEMA_VERSION = "1.9"
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -211,6 +211,8 @@ class Shot(_Model):
 class Label(_Model):
     label: str
     score: float
+    id: str | None = Field(None, description="The WordNet 3.0 noun synset the label names (ImageNet's classes are "
+                                             "synsets: n02484322 is monkey), when the vocabulary has one.")
 
 
 class Face(_Model):
@@ -240,6 +242,10 @@ class Keyframe(_Model):
     t: float = Field(description="Presentation time of the frame in seconds.")
     shot: int | None = Field(None, description="Index into ``shots``.")
     labels: list[Label] = Field(default_factory=list)
+    concept: Label | None = Field(None, description="What the frame surely shows: the top label when its score is at "
+                                  "least 0.5, else the most specific familiar WordNet hypernym its labels reach 0.5 "
+                                  "under together (\"elephant\", \"mammal\"; never \"object\"); None when "
+                                  "nothing is that sure.")
     faces: list[Face] = Field(default_factory=list)
     objects: list[DetectedObject] = Field(default_factory=list, description="Objects with boxes, best first.")
     thumbnail: str | None = Field(None, description="JPEG path relative to the result folder.")
@@ -252,6 +258,8 @@ class Keyframe(_Model):
         from .words import object_words
 
         labels = ", ".join(label.label for label in self.labels[:3])
+        if self.concept is not None and self.labels and self.concept.label != self.labels[0].label:
+            labels = f"{self.concept.label} (perhaps {labels})"
         objects = object_words(self.objects)
         what = "; ".join(p for p in (labels, objects) if p)
         if self.caption:

@@ -304,7 +304,7 @@ def test_clip_backend_on_a_tiny_random_config(tmp_path, photos):
     assert encoder.vocabulary.shape == (1000, 16)
     vectors, labels, _ = encoder.encode_images([_rgb(photos / "orange.jpg"), _rgb(photos / "baboon.jpg")])
     assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    assert [len(x) for x in labels] == [3, 3] and all(0 <= s <= 1 for x in labels for _, s in x)
+    assert [len(x) for x in labels] == [3, 3] and all(0 <= s <= 1 and w.startswith("n") for x in labels for _, s, w in x)
     texts = encoder.encode_texts(["an orange", "a monkey"])
     assert texts.shape == (2, 16)
     # the labels are the vocabulary's nearest prompts: recompute the first one by hand

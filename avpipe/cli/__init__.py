@@ -234,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON lines: {text|image, video, start, end} per query (see avpipe/search/evaluate.py)")
     es.add_argument("--details", action="store_true", help="also print each query's rank and top moment")
 
+    el = esub.add_parser("labels", help="ImageNet labels against subjects people named, through WordNet "
+                         "(top-1/top-5 and how often a frame is said to show the wrong thing)")
+    el.add_argument("reference", metavar="FILE",
+                    help="JSON lines: {image, label[, split]} per photo (see avpipe/vision/labels_eval.py)")
+    el.add_argument("--split", default=None, metavar="NAME", help="only the photos of this split (dev, test)")
+    el.add_argument("--pipeline", default="default", metavar="NAME|FILE", help="whose [vision] options")
+    el.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    el.add_argument("--details", action="store_true", help="also print each photo's labels and judgments")
+
     te = esub.add_parser("text-emotion", help="weighted F1 of the text-emotion head on MELD (default: test)")
     te.add_argument("--data", default=None, metavar="CSV", help="a MELD *_sent_emo.csv (default: ../shared/data/meld/test)")
     te.add_argument("--weights", default=None, metavar="DIR", help="a trained head (default: the shipped one)")

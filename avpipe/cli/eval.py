@@ -55,7 +55,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     what = {"asr": _eval_asr, "shots": _eval_shots, "speakers": _eval_speakers, "faces": _eval_images,
             "objects": _eval_images, "sounds": _eval_sounds, "search": _eval_search,
             "text-emotion": _eval_text_emotion, "summary": _eval_talks, "chapters": _eval_talks,
-            "people": _eval_people}[args.eval_command]
+            "people": _eval_people, "labels": _eval_labels}[args.eval_command]
     try:
         return what(args)
     except _Unusable:
@@ -270,6 +270,37 @@ def _eval_search(args: argparse.Namespace) -> int:
     if args.details:
         rows(report["queries"], ensure_ascii=False)
     emit(report["summary"])
+    return 0
+
+
+def _eval_labels(args: argparse.Namespace) -> int:
+    """``avpipe eval labels``: the summary as JSON (each photo's row first with ``--details``)
+    and one line on stderr."""
+    from ..device import resolve_device
+    from ..vision.labels_eval import evaluate_labels, read_labels
+
+    try:
+        items = read_labels(args.reference, args.split)
+    except (OSError, ValueError) as exc:
+        return fail(exc, 2)
+    if not items:
+        return fail(f"{args.reference}: no photos" + (f" in the split {args.split!r}" if args.split else ""), 2)
+    pipeline = _pipeline(args.pipeline)
+    try:
+        report = evaluate_labels(items, pipeline.vision, resolve_device(args.device or pipeline.device, "torch"))
+    except Exception as exc:  # noqa: BLE001 - an unreadable photo or a missing model: one line
+        return fail(exc, 1)
+    if args.details:
+        rows(report["rows"], ensure_ascii=False)
+    s = report["summary"]
+    emit(s)
+    if s["scored"]:
+        def said(way: str) -> str:
+            d = s[f"said_{way}"]
+            return f"{d['right']} right, {d['general']} general, {d['wrong']} wrong, {d['silent']} silent"
+
+        note(f"avpipe eval labels: {s['scored']} photos: top-1 {s['top1']:.3f}, top-5 {s['top5']:.3f}; said: "
+             f"top label {said('top1')}; sure top label {said('top1_sure')}; concept {said('concept')}")
     return 0
 
 

@@ -105,8 +105,13 @@ def _generation(manifest: dict) -> str:
     return _sha256(json.dumps(sorted((vid, v["sha256"]) for vid, v in manifest.items())).encode())[:16]
 
 
+#: The layout of a shard's rows; a shard of another layout is made again at the next update
+#: (2: frame rows carry their labels and objects as WordNet synsets).
+SHARD_LAYOUT = 2
+
+
 def _signature(folder: Path) -> str:
-    parts = []
+    parts = [f"layout:{SHARD_LAYOUT}"]
     for name in ("result.json", "vectors.npz"):
         p = folder / name
         if p.exists():
@@ -146,6 +151,8 @@ def video_moments(folder: Path, encoder_for: Callable[[str], object] | None = No
     """
     import numpy as np
 
+    from ..vision.hierarchy import keyframe_evidence
+
     if not (folder / "result.json").is_file():
         return None
     result = read_result(folder)
@@ -165,7 +172,8 @@ def video_moments(folder: Path, encoder_for: Callable[[str], object] | None = No
         end = min(shot.end, k.t + FRAME_SPAN_S) if shot else k.t
         row = {"video_id": vid, "modality": "frames", "t": k.t, "start": start, "end": end,
                "text": f"seen: {k.seen() or 'nothing the models name'}",
-               "thumbnail": f"{folder.name}/{k.thumbnail}" if k.thumbnail else None}
+               "thumbnail": f"{folder.name}/{k.thumbnail}" if k.thumbnail else None,
+               **keyframe_evidence(k)}  # its labels and objects as WordNet synsets: search by meaning
         rows.append(row)
         vectors.append(arrays["keyframes"][i].astype(np.float32))
         if feat is not None:  # unit length, so image-to-image search is one dot product

@@ -62,6 +62,7 @@ class VisionStage(Stage):
         from ..threads import Lanes, cpu_threads
         from ..vision import load_encoder
         from ..vision.base import load_faces, load_objects, load_ocr, mix_in
+        from ..vision.hierarchy import sure_label
         from ..words import object_words
 
         pairs = [(k, c) for k, c in zip(ctx.result.keyframes, ctx.keyframe_images) if c.jpeg]
@@ -98,7 +99,8 @@ class VisionStage(Stage):
                 seen_faces = [faces(image) if faces is not None else None for image in images]
                 texts = [reader(image) if reader is not None else None for image in images]
                 for (keyframe, _), found, people, things, text in zip(part, labels, seen_faces, objects, texts):
-                    keyframe.labels = [Label(label=name, score=score) for name, score in found]
+                    keyframe.labels = [Label(label=f[0], score=f[1], id=f[2] if len(f) > 2 else None) for f in found]
+                    keyframe.concept = sure_label(keyframe.labels)
                     if people is not None:
                         found_faces.append(people)
                         keyframe.faces = [Face(box=tuple(round(v, 4) for v in f.box), emotion=f.emotion,

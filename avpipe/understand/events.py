@@ -37,13 +37,18 @@ def speech_turns(segments: list[Segment], gap_s: float) -> list[Event]:
 
 
 def label_events(keyframes: list[Keyframe], shots: list[Shot], end_s: float, min_score: float) -> list[Event]:
-    """``label`` events: a visual label (a keyframe's top label, when sure enough) from the
-    start of the first shot that shows it to the end of the last consecutive one."""
+    """``label`` events: what keyframes surely show, from the start of the first shot that shows
+    it to the end of the last consecutive one. That is a keyframe's ``concept`` (its top label
+    when sure, else a sure WordNet hypernym: "mammal" rather than an unsure "ox"); for labels
+    of no WordNet vocabulary, the top label when its score reaches ``min_score``."""
     events: list[Event] = []
     scores: list[list[float]] = []
     previous = None
     for i, k in enumerate(keyframes):
-        top = k.labels[0] if k.labels and k.labels[0].score >= min_score else None
+        if k.concept is not None or (k.labels and k.labels[0].id is not None):
+            top = k.concept if k.concept is not None and k.concept.score >= min_score else None
+        else:
+            top = k.labels[0] if k.labels and k.labels[0].score >= min_score else None
         shot = shots[k.shot] if k.shot is not None and k.shot < len(shots) else None
         start = shot.start if shot else k.t
         end = shot.end if shot else (keyframes[i + 1].t if i + 1 < len(keyframes) else end_s)

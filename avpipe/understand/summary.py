@@ -294,7 +294,9 @@ def _title(result: Result, start: float, end: float, phrases: "Phrases | None") 
     captioned = next((k.caption for k in result.keyframes if start <= k.t < end and k.caption), None)
     if captioned:
         return captioned.rstrip(".")
-    labels = Counter(k.labels[0].label for k in result.keyframes if start <= k.t < end and k.labels)
+    # what the frames surely show (a sure hypernym rather than an unsure class), else their top label
+    labels = Counter((k.concept or k.labels[0]).label for k in result.keyframes
+                     if start <= k.t < end and (k.concept or k.labels))
     return labels.most_common(1)[0][0].capitalize() if labels else ""
 
 

@@ -22,9 +22,10 @@ class ImageEncoder(Protocol):
 
     def encode_images(
         self, images: list["np.ndarray"]
-    ) -> tuple["np.ndarray", list[list[tuple[str, float]]], "np.ndarray | None"]:
+    ) -> tuple["np.ndarray", list[list[tuple[str, float, str | None]]], "np.ndarray | None"]:
         """RGB uint8 images -> (embeddings [N, D] in the shared space, per image the top labels
-        with scores, the encoder's own features [N, F] when they differ from the embeddings)."""
+        as (name, score, WordNet synset id or None), the encoder's own features [N, F] when they
+        differ from the embeddings)."""
         ...
 
     def encode_texts(self, texts: list[str]) -> "np.ndarray":

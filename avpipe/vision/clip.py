@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..models import local_folder
 from .base import unit
 from .efficientnet import class_names
+from .hierarchy import class_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,7 +67,7 @@ class ClipEncoder:
             out.append(feats.float().cpu().numpy())
         return unit(np.concatenate(out)).astype(np.float32)
 
-    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]], None]:
+    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float, str]]], None]:
         import numpy as np
         import torch
 
@@ -82,6 +83,6 @@ class ClipEncoder:
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         o = self.options
-        labels = [[(self.names[c], round(float(p[c]), 4)) for c in np.argsort(-p)[: o.top_k] if p[c] >= o.min_score]
-                  for p in probs]
+        labels = [[(self.names[c], round(float(p[c]), 4), class_id(int(c))) for c in np.argsort(-p)[: o.top_k]
+                   if p[c] >= o.min_score] for p in probs]
         return vectors.astype(np.float32), labels, None  # its embeddings are its features

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..models import REGISTRY, derived, home, resolve
 from .base import unit
+from .hierarchy import class_id
 from .text import load_text
 
 if TYPE_CHECKING:
@@ -127,14 +128,16 @@ class EfficientNetConSE:
             return np.zeros((0, 1000), np.float32), np.zeros((0, 1280), np.float32)
         return np.concatenate(probs), np.concatenate(feats)
 
-    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float]]], "np.ndarray"]:
+    def encode_images(self, images: list["np.ndarray"]) -> tuple["np.ndarray", list[list[tuple[str, float, str]]], "np.ndarray"]:
+        """(unit vectors in the text space, labels as (name, score, WordNet synset id) best
+        first, the classifier's pooled features) of RGB images."""
         import numpy as np
 
         probs, features = self.probabilities(images)
         top = np.argsort(-probs, axis=1)
         o = self.options
-        labels = [[(self.names[c][0], round(float(p[c]), 4)) for c in row[: o.top_k] if p[c] >= o.min_score]
-                  for p, row in zip(probs, top)]
+        labels = [[(self.names[c][0], round(float(p[c]), 4), class_id(int(c))) for c in row[: o.top_k]
+                   if p[c] >= o.min_score] for p, row in zip(probs, top)]
         vectors = np.zeros((len(images), self.class_vectors.shape[1]), np.float32)
         for i, (p, row) in enumerate(zip(probs, top)):
             chosen = row[: o.conse_top]

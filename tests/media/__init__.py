@@ -22,7 +22,7 @@ One module a data set, each saying where its material comes from:
 from .clips import RECIPES, command, make
 from .common import FFMPEG, FILM, JFK, NASA, PHOTOS, PORTRAITS, SAMPLES, STREET
 from .images import FACE_SET, OBJECT_SET, _skimage_photo, face_set, object_set
-from .search import SEARCH_SET, search_set, slideshow
+from .search import OUTSIDE, SEARCH_SET, outside_search_set, search_set, slideshow
 from .shots import EDIT_FPS, EDIT_SIZE, edit, shot_set
 from .sounds import CHORDS, SOUNDFONT, _siren, sound_set
 from .speakers import ESPEAK_DIALOGUE, ESPEAK_THREE, speaker_set
@@ -30,6 +30,6 @@ from .speakers import ESPEAK_DIALOGUE, ESPEAK_THREE, speaker_set
 __all__ = [
     "CHORDS", "EDIT_FPS", "EDIT_SIZE", "ESPEAK_DIALOGUE", "ESPEAK_THREE", "FACE_SET", "FFMPEG", "FILM", "JFK", "NASA",
     "OBJECT_SET", "PHOTOS", "PORTRAITS", "RECIPES", "SAMPLES", "SEARCH_SET", "SOUNDFONT", "STREET", "_siren", "_skimage_photo",
-    "command", "edit", "face_set", "make", "object_set", "search_set", "shot_set", "slideshow", "sound_set",
-    "speaker_set",
+    "OUTSIDE", "outside_search_set", "command", "edit", "face_set", "make", "object_set", "search_set", "shot_set",
+    "slideshow", "sound_set", "speaker_set",
 ]

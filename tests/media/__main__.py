@@ -7,9 +7,11 @@ from pathlib import Path
 if not __package__:  # run as ``python tests/media``: import the package from tests/, not its modules
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from media import face_set, object_set, shot_set, sound_set, speaker_set  # noqa: E402
+from media import face_set, object_set, outside_search_set, search_set, shot_set, sound_set, speaker_set  # noqa: E402
 
-builders = {"shots": shot_set, "speakers": speaker_set, "faces": face_set, "objects": object_set, "sounds": sound_set}
+builders = {"shots": shot_set, "speakers": speaker_set, "faces": face_set, "objects": object_set, "sounds": sound_set,
+            "search": search_set, "search-dev": lambda f: outside_search_set(f, "dev"),
+            "search-test": lambda f: outside_search_set(f, "test")}
 if len(sys.argv) == 3 and sys.argv[1] in builders:
     videos, reference = builders[sys.argv[1]](Path(sys.argv[2]))
     print("\n".join(map(str, [*videos, reference])))

@@ -71,21 +71,59 @@ SEARCH_SET: dict[str, list[tuple[str, str]]] = {
 
 def search_set(folder: Path, seconds: int = 3) -> tuple[list[Path], Path]:
     """Build :data:`SEARCH_SET` in ``folder``: the videos, the image queries and ``queries.jsonl``."""
-    from PIL import Image
-
     folder.mkdir(parents=True, exist_ok=True)
     videos, lines = [], []
     for name, photos in SEARCH_SET.items():
         videos.append(slideshow([PHOTOS / p for p, _ in photos], folder / name, seconds=seconds))
         for i, (photo, text) in enumerate(photos):
             span = {"video": name, "start": i * seconds, "end": (i + 1) * seconds}
-            with Image.open(PHOTOS / photo) as img:
-                w, h = img.size
-                crop = img.convert("RGB").crop((int(w * 0.15), int(h * 0.15), int(w * 0.85), int(h * 0.85)))
-                crop = crop.resize((max(1, int(crop.width * 0.6)), max(1, int(crop.height * 0.6))))
-                query = folder / "queries" / f"{Path(photo).stem}.jpg"
-                query.parent.mkdir(exist_ok=True)
-                crop.save(query, quality=90)
+            query = folder / "queries" / f"{Path(photo).stem}.jpg"
+            _crop_query(PHOTOS / photo, query)
             lines.append({"text": text, **span})
+            lines.append({"image": f"queries/{query.name}", **span})
+    return videos, _write_jsonl(folder / "queries.jsonl", lines)
+
+
+#: The outside photo set (fetched, git-ignored): photos whose captions and subjects people outside
+#: this project wrote (COCO 2017 captions, scikit-image's and imageio's descriptions); its
+#: ``items.jsonl``, ``PROVENANCE.md`` and ``build.py`` say where each came from.
+OUTSIDE = Path(__file__).resolve().parents[1] / "data" / "search_outside"
+#: Captions longer than this are a docstring's paragraphs, not what a person types in a search box.
+QUERY_WORDS = 20
+
+
+def _crop_query(photo: Path, query: Path) -> None:
+    """An image query made from a photo: its centre 70 %, at 60 % of the size (not the video's frame)."""
+    from PIL import Image
+
+    with Image.open(photo) as img:
+        w, h = img.size
+        crop = img.convert("RGB").crop((int(w * 0.15), int(h * 0.15), int(w * 0.85), int(h * 0.85)))
+        crop = crop.resize((max(1, int(crop.width * 0.6)), max(1, int(crop.height * 0.6))))
+        query.parent.mkdir(exist_ok=True)
+        crop.save(query, quality=90)
+
+
+def outside_search_set(folder: Path, split: str, data: Path = OUTSIDE, per_video: int = 11,
+                       seconds: int = 3) -> tuple[list[Path], Path]:
+    """Slideshows of the outside set's ``split`` photos (``per_video`` a video, ``seconds`` each,
+    in the order of ``items.jsonl``) and ``queries.jsonl``: every caption of at most
+    :data:`QUERY_WORDS` words as a text query, and one image query a photo (:func:`_crop_query`),
+    each labelled with its photo's shot."""
+    import json
+
+    items = [json.loads(line) for line in (data / "items.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    items = [i for i in items if i["split"] == split]
+    folder.mkdir(parents=True, exist_ok=True)
+    videos, lines = [], []
+    for n, lo in enumerate(range(0, len(items), per_video)):
+        part = items[lo : lo + per_video]
+        name = f"outside_{split}_{n + 1}.mp4"
+        videos.append(slideshow([data / i["photo"] for i in part], folder / name, seconds=seconds))
+        for k, item in enumerate(part):
+            span = {"video": name, "start": k * seconds, "end": (k + 1) * seconds}
+            lines += [{"text": c, **span} for c in item["captions"] if len(c.split()) <= QUERY_WORDS]
+            query = folder / "queries" / f"{Path(item['photo']).stem}.jpg"
+            _crop_query(data / item["photo"], query)
             lines.append({"image": f"queries/{query.name}", **span})
     return videos, _write_jsonl(folder / "queries.jsonl", lines)
