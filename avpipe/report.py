@@ -63,8 +63,10 @@ def report_context(result: "Result", folder: Path, image_src: Callable[[Path], s
     for k in result.keyframes:
         src = image_src(folder / k.thumbnail) if k.thumbnail else None
         if src:
-            keyframes.append({"t": k.t, "clock": clock(k.t), "src": src,
-                              "caption": " " + ", ".join(label.label for label in k.labels[:2])})
+            named = ", ".join(label.label for label in k.labels[:2])
+            if k.concept is not None and k.labels and k.concept.label != k.labels[0].label:
+                named = f"{k.concept.label} (perhaps {named})"  # the sure hypernym, as search shows it
+            keyframes.append({"t": k.t, "clock": clock(k.t), "src": src, "caption": " " + named})
     speakers = sorted({s.speaker for s in result.transcript.segments if s.speaker})
     lanes = [
         {"name": "shots", "marks": [_mark(s.start, s.end, duration, "shot", f"shot {i + 1}: {clock(s.start)}"

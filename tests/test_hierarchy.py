@@ -97,6 +97,16 @@ def test_frames_by_meaning_from_labels_and_objects():
     assert index.scores("a monkey with a ball").tolist() == pytest.approx([0.44, 0.3])
     assert index.scores("a telescope").tolist() == [0.0, 0.0]
     assert index.scores("nothing nameable").tolist() == [0.0, 0.0]
+    # a detector's class no ImageNet class lies under is a concept of its own, named by its words
+    giraffe = Keyframe(t=0.0, objects=[DetectedObject(label="giraffe", score=0.7, box=(0, 0, 0.5, 0.5)),
+                                       DetectedObject(label="kite", score=0.4, box=(0, 0, 0.1, 0.1))])
+    evidence = H.keyframe_evidence(giraffe)
+    assert evidence["objects"] == [["coco:giraffe", 0.7], ["coco:kite", 0.4]]
+    index = H.ConceptIndex([evidence, rows[0]])
+    assert index.scores("two giraffes").tolist() == pytest.approx([0.7, 0.0])
+    assert index.scores("a kite in the sky").tolist() == pytest.approx([0.4, 0.0])  # the toy, and the bird
+    assert {H.name(s) for s in H.object_synsets("aeroplane")} == {"airplane"}
+    assert H.object_synsets("handbag") == ("coco:handbag",)  # not "container": all of 100 classes
 
 
 class _Words:

@@ -92,6 +92,38 @@ _NOT_CONCEPTS = frozenset({"a", "an", "the", "of", "in", "on", "at", "with", "an
                            "tall", "long", "dark", "light", "bright"})
 
 
+#: COCO's classes (YOLOv3-tiny's darknet names) whose name alone is not how WordNet or a query
+#: says it: (the table's word for it, the words a query may use). Without a table word (None),
+#: or when the table lacks it (a giraffe, a skateboard: no ImageNet class lies under them), the
+#: class is a concept of its own, ``coco:<name>``, that only its words name; a kite is the toy,
+#: not ImageNet's bird, and a handbag more than "container". Every word listed names the class,
+#: beside what the table already gives it ("a plane" is also the carpenter's plane).
+COCO_WORDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "motorbike": ("motorcycle", ("motorcycle", "motorbike")),
+    "aeroplane": ("airplane", ("airplane", "aeroplane", "plane", "jet")),
+    "fire hydrant": (None, ("fire hydrant", "hydrant")), "stop sign": (None, ("stop sign",)),
+    "giraffe": (None, ("giraffe",)), "frisbee": (None, ("frisbee",)), "skis": ("ski", ("ski", "skier", "skiing")),
+    "snowboard": (None, ("snowboard", "snowboarder", "snowboarding")), "sports ball": ("ball", ("ball",)),
+    "kite": (None, ("kite",)), "baseball bat": (None, ("baseball bat",)),
+    "baseball glove": (None, ("baseball glove", "mitt")),
+    "skateboard": (None, ("skateboard", "skateboarder", "skateboarding")),
+    "surfboard": (None, ("surfboard", "surfer", "surfing")),
+    "tennis racket": ("racket", ("tennis racket", "racket", "racquet")),
+    "wine glass": (None, ("wine glass", "wineglass")), "fork": (None, ("fork",)), "bowl": (None, ("bowl",)),
+    "carrot": (None, ("carrot",)), "donut": (None, ("donut", "doughnut")), "cake": (None, ("cake",)),
+    "pottedplant": (None, ("potted plant", "houseplant", "pot plant")), "diningtable": ("dining table", ()),
+    "toilet": ("toilet seat", ("toilet",)), "tvmonitor": ("television", ("television", "tv", "monitor")),
+    "tv": ("television", ("television", "tv", "monitor")), "mouse": ("computer mouse", ("mouse",)),
+    "sink": ("washbasin", ("sink",)),
+    "cell phone": ("cellular telephone", ("cell phone", "cellphone", "phone", "mobile phone")),
+    "remote": ("remote control", ("remote",)), "keyboard": ("computer keyboard", ("keyboard",)),
+    "scissors": (None, ("scissors",)), "teddy bear": ("teddy bear", ("teddy",)),
+    "hair drier": ("hand blower", ("hair drier", "hair dryer", "hairdryer")), "toothbrush": (None, ("toothbrush",)),
+    "cow": ("cow", ("cow", "cattle")), "handbag": (None, ("handbag", "purse")),
+    "suitcase": (None, ("suitcase", "luggage")),
+}
+
+
 @dataclass(frozen=True)
 class Hierarchy:
     classes: tuple[str, ...]            # class index -> synset id
@@ -100,6 +132,7 @@ class Hierarchy:
     counts: dict[str, int]
     words: dict[str, tuple[str, ...]]   # a word (lower case) -> the synsets it names or lies under
     longest: int                        # the most words in one of them
+    objects: dict[str, tuple[str, ...]]  # a COCO class (darknet name) -> its synsets or coco:<name>
 
 
 @lru_cache(maxsize=1)
@@ -134,11 +167,18 @@ def load() -> Hierarchy:
         kept = {t for t in kept if not any(t != o and t in _above(o, parents) for o in kept)}
         if kept:
             words[word] = kept
+    objects: dict[str, tuple[str, ...]] = {}
+    for coco, (known, said) in COCO_WORDS.items():
+        targets = set(words.get(known, ())) if known else set()
+        targets = targets or {f"coco:{coco}"}
+        objects[coco] = tuple(sorted(targets))
+        for w in said:
+            words[w] = words.get(w, set()) | targets
     return Hierarchy(classes=tuple(table["classes"]),
                      lemmas={s: tuple(e["lemmas"]) for s, e in synsets.items()},
                      parents=parents, counts=counts,
                      words={w: tuple(sorted(t)) for w, t in words.items()},
-                     longest=max(len(w.split()) for w in words))
+                     longest=max(len(w.split()) for w in words), objects=objects)
 
 
 def _above(synset: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
@@ -155,6 +195,8 @@ def _above(synset: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
 @lru_cache(maxsize=4096)
 def ancestors(synset: str) -> frozenset[str]:
     """The synset and every synset above it (all paths: a few classes have two hypernyms)."""
+    if synset.startswith("coco:"):  # a detector's class that no synset of the table is above
+        return frozenset((synset,))
     return frozenset(_above(synset, load().parents))
 
 
@@ -277,15 +319,26 @@ def _depth(synset: str) -> int:
     return 1 + max((_depth(p) for p in parents), default=0)
 
 
+def object_synsets(label: str) -> tuple[str, ...]:
+    """The synsets of a detected object's class (see :data:`COCO_WORDS`): its name's, else the
+    head word's ("person"; "parking meter"), else its own ``coco:<name>`` concept when it is a
+    COCO class, else none."""
+    h = load()
+    if label in h.objects:
+        return h.objects[label]
+    named = query_concepts(label)
+    whole = [t for w, t in named if w == label.lower()]
+    return whole[0] if whole else (named[-1][1] if named else ())
+
+
 def keyframe_evidence(keyframe) -> dict[str, list[list]]:
     """What a keyframe holds for search by meaning: its labels as [synset id, score] (the
-    classifier's probabilities) and its detected objects as [synset id, score] (COCO's words
-    looked up in the table: "person", "sports ball" -> ball). Empty lists when it has none."""
+    classifier's probabilities) and its detected objects as [synset id, score] (their classes'
+    synsets, :func:`object_synsets`: "person"; "sports ball" -> ball; "giraffe" -> coco:giraffe). Empty lists when it has none."""
     labels = [[s, label.score] for label in keyframe.labels if (s := label_id(label.label, label.id))]
     objects: dict[str, float] = {}
     for thing in keyframe.objects:
-        named = query_concepts(thing.label)
-        for s in named[-1][1] if named else ():  # the head word: "sports ball" is a ball
+        for s in object_synsets(thing.label):
             objects[s] = max(objects.get(s, 0.0), round(float(thing.score), 4))
     return {"labels": labels, "objects": [[s, p] for s, p in sorted(objects.items())]}
 

@@ -55,7 +55,8 @@ def named_synsets(label: str) -> tuple[str, ...]:
 
     found = query_concepts(label)
     whole = [s for words, s in found if words.replace("-", " ") == label.lower().replace("-", " ")]
-    return whole[0] if whole else (found[-1][1] if found else ())
+    named = whole[0] if whole else (found[-1][1] if found else ())
+    return tuple(s for s in named if not s.startswith("coco:"))  # a detector's class: no ImageNet label is one
 
 
 def judge(said: str | None, truth: tuple[str, ...]) -> str:
