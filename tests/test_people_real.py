@@ -105,6 +105,28 @@ def test_names_carry_into_subtitles_reports_and_search(two_videos, capsys):
     assert [(p["id"], p["name"]) for p in listed] == [(p["id"], p["name"]) for p in before]
 
 
+def test_serve_lists_people_with_thumbnail_urls_and_finds_a_face(two_videos):
+    from fastapi.testclient import TestClient
+
+    from avpipe.serve import make_app
+
+    out, ids = two_videos
+    client = TestClient(make_app(out), base_url="http://localhost")
+    listed = client.get("/api/people")
+    assert listed.status_code == 200, listed.text
+    people = listed.json()["people"]
+    obama = _faces(out, ids["one.mp4"])[0]
+    shown = next(p for p in people if p["id"] == obama)
+    assert shown["thumbnails"] and all(t.startswith("/files/") for t in shown["thumbnails"]), shown
+    picture = client.get(shown["thumbnails"][0])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    photo = (PORTRAITS / "obama-3.jpg").read_bytes()
+    found = client.post("/api/search/face", content=photo, headers={"content-type": "image/jpeg"})
+    assert found.status_code == 200, found.text
+    moments = found.json()["moments"]
+    assert {m["video_id"] for m in moments} == set(ids.values())
+
+
 def test_small_faces_are_described_from_the_source_frame():
     """A keyframe's picture decoded again at the source's size (what a face too small in the
     256-px thumbnail is described from): the frame at that time, at full size, upright."""

@@ -309,9 +309,12 @@ def make_app(out: str | Path, token: str | None = None, loopback_only: bool = Tr
         from ..people import load
 
         try:
-            return {"people": load(library.out).summary()}
+            people = load(library.out).summary()
         except AvpipeError as exc:
             raise HTTPException(409, str(exc)) from None
+        for person in people:  # keyframes that show them, as URLs of this app (the /files/ route)
+            person["thumbnails"] = [u for u in (file_url(library, t) for t in person["thumbnails"]) if u]
+        return {"people": people}
 
     async def uploaded(request: Request) -> io.BytesIO:
         """The request body (an image), at most ``max_upload_bytes``."""
