@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import Label
+    from ..schema import Keyframe, Label
 
 TABLE = Path(__file__).with_name("wordnet") / "imagenet_hierarchy.json"
 
@@ -143,10 +143,12 @@ def load() -> Hierarchy:
     parents = {s: tuple(e["parents"]) for s, e in synsets.items()}
     counts = {s: e["count"] for s, e in synsets.items()}
 
-    def depth(s: str, seen: dict[str, int] = {}) -> int:  # noqa: B006 - a memo for this load only
-        if s not in seen:
-            seen[s] = 1 + max((depth(p) for p in parents[s]), default=0)
-        return seen[s]
+    depths: dict[str, int] = {}
+
+    def depth(s: str) -> int:
+        if s not in depths:
+            depths[s] = 1 + max((depth(p) for p in parents[s]), default=0)
+        return depths[s]
 
     def general(s: str) -> bool:
         return s in TOO_GENERAL or depth(s) <= GENERAL_DEPTH
@@ -331,7 +333,7 @@ def object_synsets(label: str) -> tuple[str, ...]:
     return whole[0] if whole else (named[-1][1] if named else ())
 
 
-def keyframe_evidence(keyframe) -> dict[str, list[list]]:
+def keyframe_evidence(keyframe: "Keyframe") -> dict[str, list[list]]:
     """What a keyframe holds for search by meaning: its labels as [synset id, score] (the
     classifier's probabilities) and its detected objects as [synset id, score] (their classes'
     synsets, :func:`object_synsets`: "person"; "sports ball" -> ball; "giraffe" -> coco:giraffe). Empty lists when it has none."""
