@@ -47,6 +47,8 @@ def test_a_baboon_is_a_monkey_a_primate_a_mammal_an_animal():
     ("a red double-decker bus", [("double-decker", {"bus"}), ("bus", {"bus"})]),  # not "red", a communist
     ("a bench in the park", [("bench", {"bench"})]),        # "park" mostly names a place the table lacks
     ("the moon", []),                                        # under nothing but "object": no concept
+    ("a dog's bed", [("dog", {"dog"}), ("bed", {"bed"})]),   # a possessive
+    ("지하철역", []),                                          # no English word: no concept, no error
 ])
 def test_what_a_query_names(query, named):
     assert [(w, {H.name(s) for s in t}) for w, t in H.query_concepts(query)] == named

@@ -248,7 +248,8 @@ def query_concepts(text: str) -> list[tuple[str, tuple[str, ...]]]:
     ("a sports car" is *sports car*, not *sport* and *car*). Words that name nothing in the
     table are left out, as are :data:`_NOT_CONCEPTS`."""
     h = load()
-    tokens = _WORD.findall(text.lower())
+    tokens = [t.removesuffix("'s").strip("'-") for t in _WORD.findall(text.lower())]  # "a dog's bed"
+    tokens = [t for t in tokens if t]
     found: list[tuple[str, tuple[str, ...]]] = []
     i = 0
     longest = min(h.longest, 4)
