@@ -2,6 +2,7 @@
 peak memory.
 
     .venv/bin/python benchmarks/pipeline.py [--minutes 30] [--repeats 3 (0: only the long video)] [--skip-long] [--shots BACKEND]
+    .venv/bin/python benchmarks/pipeline.py --language-ab 2 [--minutes 30]
 
 Two measurements, each batch in a fresh process (as `avpipe run` would be), so model loading
 is included:
@@ -33,6 +34,9 @@ import dataclasses, json, os, resource, sys, time
 from avpipe.config import load_pipeline
 from avpipe.runner import RunOptions, run_batch
 pipeline = load_pipeline("default")
+if os.environ.get("BENCH_LANGUAGE"):  # the speech's language given: no language identification
+    pipeline = dataclasses.replace(pipeline, speech=dataclasses.replace(pipeline.speech,
+                                                                         language=os.environ["BENCH_LANGUAGE"]))
 if os.environ.get("BENCH_SHOTS"):
     pipeline = dataclasses.replace(pipeline, shots=dataclasses.replace(pipeline.shots, backend=os.environ["BENCH_SHOTS"]))
 t0 = time.perf_counter()
@@ -52,10 +56,10 @@ print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb
 """
 
 
-def measure(inputs: list[str], shots: str | None = None) -> dict:
+def measure(inputs: list[str], shots: str | None = None, language: str | None = None) -> dict:
     import os
 
-    env = {**os.environ, **({"BENCH_SHOTS": shots} if shots else {})}
+    env = {**os.environ, **({"BENCH_SHOTS": shots} if shots else {}), **({"BENCH_LANGUAGE": language} if language else {})}
     with tempfile.TemporaryDirectory() as out:
         proc = subprocess.run([sys.executable, "-c", CHILD, out, *inputs], capture_output=True, text=True, check=True,
                               env=env)
@@ -124,7 +128,24 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--shots", default=None, choices=("adaptive", "transnetv2", "histogram"),
                         help="shot detector (default: the default pipeline's)")
+    parser.add_argument("--language-ab", type=int, default=0, metavar="N",
+                        help="only the long video, N times each, alternating: the default (the language "
+                             "identified per stretch of speech) and the language given as English (no "
+                             "identification: what the pipeline did before it knew other languages); medians "
+                             "and their ratio")
     args = parser.parse_args()
+    if args.language_ab:
+        video = str(long_video(args.minutes))
+        runs: dict[str, list[dict]] = {"identified": [], "given en": []}
+        for _ in range(args.language_ab):
+            runs["identified"].append(measure([video], args.shots))
+            runs["given en"].append(measure([video], args.shots, language="en"))
+        for name, done in runs.items():
+            report(f"{args.minutes}-minute video, language {name}", done)
+        ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(
+            r["wall"] for r in runs["given en"])
+        print(f"language identification costs {100 * (ratio - 1):+.1f} % of the wall time (median against median)")
+        return
     samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
     if args.repeats > 0:  # --repeats 0: the long video only
         report("sample_videos/ batch", [measure(samples, args.shots) for _ in range(args.repeats)])
