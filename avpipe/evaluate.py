@@ -44,6 +44,14 @@ if TYPE_CHECKING:
 CER_LANGUAGES = frozenset({"ko", "ja", "zh", "yue", "th", "lo", "km", "my"})
 
 
+def json_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each line of a JSON-lines reference or query set; blank lines
+    and lines starting with ``#`` are skipped. A line that is not JSON is a ValueError."""
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield n, json.loads(line)
+
+
 def normalise(text: str, language: str | None = "en") -> str:
     """``text`` as it is compared (see the module docstring)."""
     import unicodedata

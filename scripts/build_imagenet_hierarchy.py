@@ -112,13 +112,12 @@ def main(folder: Path) -> None:
     # physical things (SemCor counts of their noun senses under "physical entity": what a photo
     # can show): a query that says "park" or "street" seldom means the synset here. Verbs and
     # abstract senses are left out of the count: "a bear" is the animal, "a table" the furniture.
-    from avpipe.vision.hierarchy import FAMILIAR, GENERAL_DEPTH, TOO_GENERAL
+    from avpipe.vision.hierarchy import depths_of, sayable
 
-    def depth(s: str) -> int:
-        return 1 + max((depth(p) for p in parents[s]), default=0)
+    depths = depths_of({s: parents[s] for s in keep})
 
     def meant(s: str) -> bool:  # what avpipe.vision.hierarchy.load lets a query word name
-        return s not in TOO_GENERAL and depth(s) > GENERAL_DEPTH and counts.get(s, 0) >= FAMILIAR
+        return sayable(s, depths[s], counts.get(s, 0))
 
     physical_memo: dict[str, bool] = {}
 

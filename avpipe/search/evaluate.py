@@ -11,7 +11,6 @@ the first k.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 #: How much a found moment must overlap the labelled one (intersection over union).
@@ -32,12 +31,11 @@ def same_video(video_id: str, label: str) -> bool:
 
 def read_queries(path: str | Path) -> list[dict]:
     """The labelled queries of a JSON-lines file, image paths made absolute."""
+    from ..evaluate import json_lines
+
     path = Path(path)
     queries = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        q = json.loads(line)
+    for n, q in json_lines(path):
         if ("text" in q) == ("image" in q) or not {"video", "start", "end"} <= set(q):
             raise ValueError(f"{path}:{n}: a query needs text or image, and video, start, end")
         if "image" in q:

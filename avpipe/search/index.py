@@ -42,7 +42,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import AvpipeError, IndexDamaged
@@ -341,6 +341,16 @@ class Collection:
     @property
     def size(self) -> int:
         return sum(len(m) for m in self.meta.values())
+
+    def kept(self, name: str, modality: str, build: Callable[[list[dict]], Any]) -> Any:
+        """``build(rows)`` of ``modality``'s meta rows (a lexical index, a concept index), made
+        on first use and kept on the collection; made again if those rows were replaced."""
+        rows = self.meta.get(modality, [])
+        held = self.__dict__.get(f"_kept_{name}")
+        if held is None or held[0] is not rows or held[1] != len(rows):
+            held = (rows, len(rows), build(rows))
+            self.__dict__[f"_kept_{name}"] = held
+        return held[2]
 
     @property
     def dim(self) -> int:

@@ -113,10 +113,4 @@ class LexicalIndex:
 def speech_index(collection: "Collection") -> LexicalIndex:
     """The lexical index of ``collection``'s speech lines, made once and kept on the collection
     (made again if its speech rows were replaced)."""
-    rows = collection.meta.get("speech", [])
-    kept = collection.__dict__.get("_lexical")
-    if kept is None or kept[0] is not rows or kept[1] != len(rows):
-        kept = (rows, len(rows), LexicalIndex([m.get("text") or "" for m in rows]))
-        collection.__dict__["_lexical"] = kept
-    return kept[2]
-
+    return collection.kept("lexical", "speech", lambda rows: LexicalIndex([m.get("text") or "" for m in rows]))

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .index import MODALITIES, Collection, load_index, space_encoder
 from .lexical import STOP_WORDS, speech_index
@@ -82,56 +82,40 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1}
 
 
-def _speech(collection: Collection, text: str, query: "np.ndarray", pool: int):
-    """(rows, scores) of the speech lines for a text query: the ``pool`` best of each channel,
-    each scored by its cosine plus :data:`LEXICAL_WEIGHT` times its lexical score."""
+def _blended(collection: Collection, modality: str, query: "np.ndarray", pool: int,
+             channel: Callable[[], "np.ndarray"], weight: float):
+    """(rows, scores) of ``modality`` for a text query: the ``pool`` best by cosine and the
+    ``pool`` best by a second channel (``channel()``: a score in [0, 1] per row), each scored by
+    its cosine plus ``weight`` times its second score."""
     import numpy as np
 
-    rows, cosines = _top(collection, "speech", query, pool)
-    if not len(collection.meta.get("speech", ())):
+    rows, cosines = _top(collection, modality, query, pool)
+    if not len(collection.meta.get(modality, ())):
         return rows, cosines
-    lexical = speech_index(collection).scores(text)
-    found = np.flatnonzero(lexical > 0)
-    found = found[np.argsort(-lexical[found], kind="stable")[:pool]]  # ties: the earlier row
+    second = channel()
+    found = np.flatnonzero(second > 0)
+    found = found[np.argsort(-second[found], kind="stable")[:pool]]  # ties: the earlier row
     extra = np.setdiff1d(found, rows)
     if len(extra):
         rows = np.concatenate([rows, extra])
-        cosines = np.concatenate([cosines, collection.vectors["speech"][extra].astype(np.float32) @ query])
-    return rows, cosines + LEXICAL_WEIGHT * lexical[rows]
+        cosines = np.concatenate([cosines, collection.vectors[modality][extra].astype(np.float32) @ query])
+    return rows, cosines + weight * second[rows]
+
+
+def _speech(collection: Collection, text: str, query: "np.ndarray", pool: int):
+    """The speech lines for a text query: cosine plus :data:`LEXICAL_WEIGHT` times the words'
+    lexical score (:mod:`.lexical`)."""
+    return _blended(collection, "speech", query, pool, lambda: speech_index(collection).scores(text), LEXICAL_WEIGHT)
 
 
 def _frames(collection: Collection, text: str, query: "np.ndarray", pool: int):
-    """(rows, scores) of the frames for a text query: the ``pool`` best by cosine and the
-    ``pool`` best by meaning (:class:`~avpipe.vision.hierarchy.ConceptIndex`: the share of a
-    frame's labels under what the query names, "a monkey" for a baboon), each scored by its
-    cosine plus :data:`CONCEPT_WEIGHT` times that share."""
-    import numpy as np
-
-    rows, cosines = _top(collection, "frames", query, pool)
-    meta = collection.meta.get("frames", [])
-    if not len(meta):
-        return rows, cosines
-    concepts = concept_index(collection).scores(text)
-    found = np.flatnonzero(concepts > 0)
-    found = found[np.argsort(-concepts[found], kind="stable")[:pool]]
-    extra = np.setdiff1d(found, rows)
-    if len(extra):
-        rows = np.concatenate([rows, extra])
-        cosines = np.concatenate([cosines, collection.vectors["frames"][extra].astype(np.float32) @ query])
-    return rows, cosines + CONCEPT_WEIGHT * concepts[rows]
-
-
-def concept_index(collection: Collection):
-    """The frames' :class:`~avpipe.vision.hierarchy.ConceptIndex`, made once and kept on the
-    collection (made again if its frame rows were replaced)."""
+    """The frames for a text query: cosine plus :data:`CONCEPT_WEIGHT` times the share of a
+    frame's labels and objects under what the query names
+    (:class:`~avpipe.vision.hierarchy.ConceptIndex`: "a monkey" for a baboon)."""
     from ..vision.hierarchy import ConceptIndex
 
-    rows = collection.meta.get("frames", [])
-    kept = collection.__dict__.get("_concepts")
-    if kept is None or kept[0] is not rows or kept[1] != len(rows):
-        kept = (rows, len(rows), ConceptIndex(rows))
-        collection.__dict__["_concepts"] = kept
-    return kept[2]
+    return _blended(collection, "frames", query, pool,
+                    lambda: collection.kept("concepts", "frames", ConceptIndex).scores(text), CONCEPT_WEIGHT)
 
 
 def _top(collection: Collection, modality: str, query: "np.ndarray", n: int, use_features: bool = False):

@@ -10,7 +10,7 @@ the synset the table has).
 
 Two uses:
 
-- **Search by meaning** (:func:`query_concepts`, :func:`mass`): the query "a monkey" names the
+- **Search by meaning** (:func:`query_concepts`, :class:`ConceptIndex`): the query "a monkey" names the
   synset *monkey*; a frame whose labels are baboon 0.83 and macaque 0.05 holds 0.88 of its
   probability under it, a frame of a fox squirrel none. :mod:`avpipe.search.query` adds that
   share to a frame's cosine, so a label's hypernyms find it without being its name.
@@ -126,6 +126,32 @@ COCO_WORDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
 }
 
 
+def depths_of(parents: dict[str, tuple[str, ...]] | dict[str, list[str]]) -> dict[str, int]:
+    """Each synset's longest path to the root, counted in synsets (the root is 1)."""
+    depths: dict[str, int] = {}
+
+    def depth(s: str) -> int:
+        if s not in depths:
+            depths[s] = 1 + max((depth(p) for p in parents[s]), default=0)
+        return depths[s]
+
+    for s in parents:
+        depth(s)
+    return depths
+
+
+def too_general(synset: str, depth: int) -> bool:
+    """Whether a synset says nothing a user wants to hear (:data:`TOO_GENERAL`, or within
+    :data:`GENERAL_DEPTH` of the root)."""
+    return synset in TOO_GENERAL or depth <= GENERAL_DEPTH
+
+
+def sayable(synset: str, depth: int, count: int) -> bool:
+    """Whether a synset may be said, as a concept or as what a query word names: not too
+    general, and familiar (:data:`FAMILIAR`)."""
+    return not too_general(synset, depth) and count >= FAMILIAR
+
+
 @dataclass(frozen=True)
 class Hierarchy:
     classes: tuple[str, ...]            # class index -> synset id
@@ -135,6 +161,7 @@ class Hierarchy:
     words: dict[str, tuple[str, ...]]   # a word (lower case) -> the synsets it names or lies under
     longest: int                        # the most words in one of them
     objects: dict[str, tuple[str, ...]]  # a COCO class (darknet name) -> its synsets or coco:<name>
+    depths: dict[str, int]              # synset id -> its longest path to the root, in synsets
 
 
 @lru_cache(maxsize=1)
@@ -145,15 +172,10 @@ def load() -> Hierarchy:
     parents = {s: tuple(e["parents"]) for s, e in synsets.items()}
     counts = {s: e["count"] for s, e in synsets.items()}
 
-    depths: dict[str, int] = {}
-
-    def depth(s: str) -> int:
-        if s not in depths:
-            depths[s] = 1 + max((depth(p) for p in parents[s]), default=0)
-        return depths[s]
+    depths = depths_of(parents)
 
     def general(s: str) -> bool:
-        return s in TOO_GENERAL or depth(s) <= GENERAL_DEPTH
+        return too_general(s, depths[s])
 
     words: dict[str, set[str]] = {}
     ambiguous = set(table.get("ambiguous", ()))  # "park", "street": mostly things not in the table
@@ -167,7 +189,7 @@ def load() -> Hierarchy:
             continue
         # a word below the table ("puppy"): its nearest familiar synsets, the most specific of
         # them only (dog, not animal), never a general one ("red", a communist, is not a person)
-        kept = {t for t in targets if not general(t) and counts.get(t, 0) >= FAMILIAR}
+        kept = {t for t in targets if sayable(t, depths[t], counts.get(t, 0))}
         kept = {t for t in kept if not any(t != o and t in _above(o, parents) for o in kept)}
         if kept:
             words[word] = kept
@@ -182,7 +204,8 @@ def load() -> Hierarchy:
                      lemmas={s: tuple(e["lemmas"]) for s, e in synsets.items()},
                      parents=parents, counts=counts,
                      words={w: tuple(sorted(t)) for w, t in words.items()},
-                     longest=max(len(w.split()) for w in words), objects=objects)
+                     longest=max(len(w.split()) for w in words), objects=objects,
+                     depths=depths)
 
 
 def _above(synset: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
@@ -272,16 +295,9 @@ def query_concepts(text: str) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
-def mass(labels: Iterable[tuple[str, float]], synsets: Iterable[str]) -> float:
-    """The share of a frame's probability (its labels as (synset id, score)) that lies under any
-    of ``synsets``, at most 1."""
-    wanted = set(synsets)
-    return min(1.0, sum(score for s, score in labels if wanted & ancestors(s)))
-
-
 def _sayable(synset: str) -> bool:
-    return (synset not in TOO_GENERAL and _depth(synset) > GENERAL_DEPTH
-            and load().counts.get(synset, 0) >= FAMILIAR)
+    h = load()
+    return sayable(synset, h.depths[synset], h.counts.get(synset, 0))
 
 
 def concept(labels: list[tuple[str, float]], sure: float = SURE) -> tuple[str, float] | None:
@@ -302,7 +318,7 @@ def concept(labels: list[tuple[str, float]], sure: float = SURE) -> tuple[str, f
     if not candidates:
         return None
     # the most specific: the one with the longest path to the root, then the most probable
-    best = max(candidates, key=lambda c: (_depth(c[0]), c[1], c[0]))
+    best = max(candidates, key=lambda c: (load().depths[c[0]], c[1], c[0]))
     return best[0], round(min(best[1], 1.0), 4)
 
 
@@ -316,12 +332,6 @@ def sure_label(labels: "list[Label]", sure: float = SURE) -> "Label | None":
     if found is None:
         return None
     return Label(label=name(found[0]), score=found[1], id=found[0])
-
-
-@lru_cache(maxsize=4096)
-def _depth(synset: str) -> int:
-    parents = load().parents.get(synset, ())
-    return 1 + max((_depth(p) for p in parents), default=0)
 
 
 def object_synsets(label: str) -> tuple[str, ...]:
@@ -360,11 +370,14 @@ class ConceptIndex:
         objects: dict[str, dict[int, float]] = {}
         for i, row in enumerate(rows):
             for s, p in row.get("labels", ()):
-                for a in ancestors(s):
-                    labels.setdefault(a, {})[i] = labels.get(a, {}).get(i, 0.0) + float(p)
+                for a in ancestors(s):  # the classes under a synset add up
+                    shares = labels.setdefault(a, {})
+                    shares[i] = shares.get(i, 0.0) + float(p)
             for s, p in row.get("objects", ()):
-                for a in ancestors(s):
-                    objects.setdefault(a, {})[i] = max(objects.get(a, {}).get(i, 0.0), float(p))
+                for a in ancestors(s):  # the surest object under it counts
+                    scores = objects.setdefault(a, {})
+                    scores[i] = max(scores.get(i, 0.0), float(p))
+
         def arrays(table: dict[str, dict[int, float]]) -> dict:
             return {a: (np.fromiter(m.keys(), np.int64, len(m)), np.fromiter(m.values(), np.float32, len(m)))
                     for a, m in table.items()}

@@ -24,7 +24,6 @@ familiar nouns below those) cannot be scored and is counted as ``unscorable``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +33,11 @@ if TYPE_CHECKING:
 
 def read_labels(path: str | Path, split: str | None = None) -> list[dict]:
     """The reference photos (absolute paths) with their labels, of ``split`` when given."""
+    from ..evaluate import json_lines
+
     path = Path(path)
     items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        item = json.loads(line)
+    for n, item in json_lines(path):
         image = item.get("image") or item.get("photo")
         if not image:
             raise ValueError(f"{path}:{n}: a line needs \"image\" (or \"photo\")")
