@@ -65,8 +65,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         audio = joined(files, Path(tmp) / "english.wav")
         runs: dict[str, list[dict]] = {"identified": [], "given en": []}
-        for _ in range(args.repeats):
-            for mode in runs:
+        for k in range(args.repeats):  # ABBA: neither way always runs first
+            for mode in (list(runs) if k % 2 == 0 else list(runs)[::-1]):
                 done = subprocess.run([sys.executable, "-c", CHILD, str(audio), mode.split()[0]], capture_output=True,
                                       text=True, check=True)
                 runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -147,6 +147,91 @@ def test_regions_are_cut_only_where_the_language_changes():
     assert merged[0].prob == pytest.approx(0.7)
 
 
+def test_windows_heard_side_by_side_give_the_spans_heard_one_by_one():
+    """Each round of probes is heard together (several workers on CPU): the same windows are
+    asked for, and the same spans come out, as when each is heard alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    audio = tone_speech(200.0, pauses=[float(t) for t in range(2, 200, 3)])
+    timeline = [(0, 37.0, EN), (37.0, 80.0, DE), (80.0, 86.0, UNSURE), (86.0, 999, EN)]
+    alone, together = [], []
+    one = identify(audio, [(0.0, 200.0)], scripted(audio, timeline, alone))
+    probs = scripted(audio, timeline, together)
+    with ThreadPoolExecutor(4) as pool:
+        many = identify(audio, [(0.0, 200.0)], probs, many=lambda clips: list(pool.map(probs, clips)))
+    assert many == one and sorted(together) == sorted(alone)
+    assert {s.language for s in one} == {"en", "de"}
+
+
+class WholeHead:
+    """A language head's full-window hearing (``probs_many(clips, whole=True)``) answering by the
+    level a stretch of the test audio is marked with; it records what it heard."""
+
+    def __init__(self, answers: dict[float, dict[str, float]]) -> None:
+        self.answers, self.heard = answers, []
+
+    def probs_many(self, clips: list[np.ndarray], whole: bool = False) -> list[dict[str, float]]:
+        assert whole
+        levels = [round(float(c[0]), 2) for c in clips]
+        self.heard += [(level, len(c) / SAMPLE_RATE) for level, c in zip(levels, clips)]
+        return [self.answers[level] for level in levels]
+
+
+def marked(stretches: list[tuple[float, float, float]]) -> np.ndarray:
+    audio = np.zeros(int(max(b for _, b, _ in stretches) * SAMPLE_RATE), np.float32)
+    for a, b, level in stretches:
+        audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] = level
+    return audio
+
+
+def test_unsure_and_minority_stretches_are_heard_again_in_a_full_window():
+    """What the short windows were unsure of, or put in another language than most of the
+    speech, is heard again whole (at most 30 s of it), and that decides; English that comes back
+    English is decoded with its neighbours as the VAD found it, as before languages were known."""
+    from avpipe.speech.transcribe import _rejoined, _runs
+
+    audio = marked([(0, 20, 0.1), (20, 26, 0.2), (26, 40, 0.1), (40, 50, 0.3), (50, 95, 0.4), (95, 130, 0.1)])
+
+    def parts():
+        spans = [LanguageSpan(0, 20, "en", 0.9), LanguageSpan(20, 26, "en", 0.3, sure=False),
+                 LanguageSpan(26, 40, "en", 0.9), LanguageSpan(40, 50, "la", 0.66),
+                 LanguageSpan(50, 95, "de", 0.4, sure=False), LanguageSpan(95, 130, "en", 0.9)]
+        return spans, split_regions([(0.0, 130.0)], spans)
+
+    spans, cut = parts()
+    head = WholeHead({0.2: {"en": 0.9, "la": 0.05}, 0.3: {"en": 0.7, "la": 0.1}, 0.4: {"en": 0.8}})
+    runs = _runs(audio, cut, head)
+    assert [key for key, _ in runs] == [("en", True)]
+    assert _rejoined([(a, b) for _, a, b in runs[0][1]]) == [(0.0, 130.0)]
+    assert sorted(head.heard) == [(0.2, 6.0), (0.3, 10.0), (0.4, 30.0)]  # not the sure English; 30 s at most
+    assert all(s.language == "en" and s.sure for s in spans) and spans[1].prob == 0.9
+
+    spans, cut = parts()  # German that stays German; an unsure stretch keeps the whole window's guess
+    head = WholeHead({0.2: {"de": 0.45, "en": 0.3}, 0.3: {"de": 0.9}, 0.4: {"en": 0.4, "de": 0.35}})
+    runs = _runs(audio, cut, head)
+    assert [key for key, _ in runs] == [("en", True), ("de", False), ("en", True), ("de", True), ("en", False),
+                                        ("en", True)]
+    assert (spans[1].language, spans[1].sure, spans[4].language, spans[4].sure) == ("de", False, "en", False)
+    assert _runs(audio, [(None, 0.0, 130.0)], head) == [((None, False), [(None, 0.0, 130.0)])]  # nothing identified
+
+
+def test_unsure_english_goes_to_the_multilingual_model_and_base_is_loaded_once():
+    """Speech the head could not call English, even heard whole, is never handed to tiny.en;
+    the head and the multilingual backend share one copy of ``base``'s weights."""
+    from avpipe.speech.base import load_backend
+    from avpipe.speech.language import load_identifier
+    from avpipe.speech.transcribe import _backend_for, _head_args
+
+    options = SpeechOptions()
+    unsure, _ = _backend_for(options, None, "en", "cpu")
+    sure, _ = _backend_for(options, "en", "en", "cpu")
+    assert (unsure.model_name, unsure.english_only, sure.model_name) == ("base", False, "tiny.en")
+    from dataclasses import replace
+
+    head = load_identifier(*_head_args(options, "cpu"))
+    assert head.model is load_backend(replace(options, model="base"), "cpu").model
+
+
 def test_container_tags_become_whisper_codes():
     assert [iso639_1(t) for t in ("kor", "ko", "ger", "deu", "en-US", "und", "", None, "xx")] == \
         ["ko", "ko", "de", "de", "en", None, None, None, None]

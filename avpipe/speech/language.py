@@ -81,15 +81,16 @@ class LanguageIdentifier:
     Whisper model; ``base`` is bundled)."""
 
     def __init__(self, model: str, device: str, threads: int, compute_type: str = "auto") -> None:
-        from faster_whisper import WhisperModel
-
         from ..models import resolve
-        from ..threads import torch_threads_kept
+        from .faster import whisper_model
 
         compute = compute_type if compute_type != "auto" else ("float16" if device == "cuda" else "int8")
-        with torch_threads_kept():  # CTranslate2 sets the loading thread's OpenMP count to its own
-            self.model = WhisperModel(str(resolve(model)), device=device, compute_type=compute, cpu_threads=threads,
-                                      local_files_only=True)
+        # On CPU, one single-threaded worker per core, as the faster-whisper backend loads it: the
+        # same weights serve both, and windows are heard side by side (a few seconds of audio is
+        # too little work to share between threads).
+        self.workers = threads if device == "cpu" else 1
+        self.model = whisper_model(str(resolve(model)), device, compute, self.workers,
+                                   1 if device == "cpu" else threads)
         if not self.model.model.is_multilingual:
             from ..errors import PipelineConfigError
 
@@ -97,17 +98,38 @@ class LanguageIdentifier:
                                       "needs a multilingual Whisper model (e.g. \"base\")")
         self.name = model
 
-    def probs(self, clip: "np.ndarray") -> Probs:
-        """Each language's probability for ``clip``."""
+    def probs(self, clip: "np.ndarray", whole: bool = False) -> Probs:
+        """Each language's probability for ``clip``: heard as it is (a few seconds cost a few
+        hundredths of a second), or, with ``whole``, as Whisper was trained to hear it and
+        detects a language itself: its first 30 s padded with silence to one full window.
+
+        The full window costs about ten times more (0.6 s on one core) and is much surer on short
+        or unclear speech: espeak-ng's English that 6 s windows heard as Latin (0.66) is English,
+        0.71, in the full window; a 3.7 s Spanish clip heard as Malay (0.21) is Spanish, 0.54.
+        Padding to 10-20 s instead was no better than the bare clip on such cases."""
         import numpy as np
 
-        if len(clip) < _MIN_SAMPLES:
-            clip = np.pad(clip, (0, _MIN_SAMPLES - len(clip)))
-        features = self.model.feature_extractor(clip)
-        features = features[..., : self.model.feature_extractor.nb_max_frames]
+        extractor = self.model.feature_extractor
+        if whole:
+            features = extractor(clip[: extractor.n_samples], padding=extractor.n_samples)
+        else:
+            if len(clip) < _MIN_SAMPLES:
+                clip = np.pad(clip, (0, _MIN_SAMPLES - len(clip)))
+            features = extractor(clip)
+        features = features[..., : extractor.nb_max_frames]
         encoded = self.model.encode(features)
         ranked = self.model.model.detect_language(encoded)[0]
         return {token[2:-2]: float(p) for token, p in ranked}
+
+    def probs_many(self, clips: list["np.ndarray"], whole: bool = False) -> list[Probs]:
+        """:meth:`probs` of each clip, ``self.workers`` side by side (each answer is the clip's
+        own: the same whatever the number of workers)."""
+        if self.workers <= 1 or len(clips) <= 1:
+            return [self.probs(c, whole) for c in clips]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda c: self.probs(c, whole), clips))
 
 
 @once
@@ -142,24 +164,29 @@ def _top(p: Probs) -> tuple[str, float]:
     return language, p[language]
 
 
+Many = Callable[[list["np.ndarray"]], list[Probs]]
+
+
 def identify(audio: "np.ndarray", regions: list[tuple[float, float]], probs: Callable[["np.ndarray"], Probs],
-             hint: str | None = None, every_s: float = PROBE_EVERY_S) -> list[LanguageSpan]:
+             hint: str | None = None, every_s: float = PROBE_EVERY_S, many: Many | None = None) -> list[LanguageSpan]:
     """Spans covering ``regions``, each in one language, in time order, never overlapping.
 
-    ``probs`` gives a clip's language probabilities (:meth:`LanguageIdentifier.probs`);
+    ``probs`` gives a clip's language probabilities (:meth:`LanguageIdentifier.probs`), and
+    ``many`` those of several clips at once (:meth:`LanguageIdentifier.probs_many`; default:
+    ``probs`` on each): the windows of one round of probing are heard together;
     ``hint`` is the stream's ISO 639-1 language tag, if any, used only where the model is unsure;
     ``every_s``: seconds of speech between probes (0: every window is probed).
     """
     found = windows(audio, regions)
     if not found:
         return []
+    many = many or (lambda clips: [probs(c) for c in clips])
     seen: dict[int, Probs] = {}
 
-    def look(i: int) -> Probs:
-        if i not in seen:
-            _, a, b = found[i]
-            seen[i] = probs(_clip(audio, a, b))
-        return seen[i]
+    def look(indices: list[int]) -> None:
+        todo = sorted({i for i in indices if i not in seen})
+        for i, p in zip(todo, many([_clip(audio, found[i][1], found[i][2]) for i in todo])):
+            seen[i] = p
 
     # Probes: the first window, then one per `every_s` of speech, and the last.
     probes, since = [0], 0.0
@@ -170,18 +197,24 @@ def identify(audio: "np.ndarray", regions: list[tuple[float, float]], probs: Cal
             since = 0.0
     if probes[-1] != len(found) - 1:
         probes.append(len(found) - 1)
-    for i in probes:
-        look(i)
+    look(probes)
     # Between two probes whose first choices differ, probe the middle window, until every such
     # pair is neighbours: the switch (or an island's edges) found in log2 of the windows between.
-    changed = True
-    while changed:
-        changed = False
+    # Beside an unsure probe, its neighbour instead: the vote needs it, and a window the head is
+    # unsure of is mostly one odd window in a run of sure ones (what is unsure is heard again,
+    # whole, before it is transcribed), so stepping costs two probes where halving cost six.
+    while True:
         done = sorted(seen)
+        todo = []
         for i, j in zip(done, done[1:]):
             if j - i >= 2 and _top(seen[i])[0] != _top(seen[j])[0]:
-                look((i + j) // 2)
-                changed = True
+                unsure = [k for k in (i, j) if _top(seen[k])[1] < SURE]
+                todo += [i + 1] if i in unsure else []
+                todo += [j - 1] if j in unsure else []
+                todo += [] if unsure else [(i + j) // 2]
+        if not todo:
+            break
+        look(todo)
     labels, sure = _absorb_islands(found, seen, *_decide(found, seen, hint))
     spans: list[LanguageSpan] = []
     for i, ((r, a, b), language) in enumerate(zip(found, labels)):
@@ -189,7 +222,7 @@ def identify(audio: "np.ndarray", regions: list[tuple[float, float]], probs: Cal
             # a switch inside one region: placed by the two languages' scores on short pieces,
             # after the start of the span it ends (which an earlier switch may have moved)
             start = spans[-1].start
-            cut = _switch(audio, start, b, labels[i - 1], language, probs, prior=a)
+            cut = _switch(audio, start, b, labels[i - 1], language, many, prior=a)
             cut = a if not start < cut < b else cut
             spans[-1].end = cut
             a = cut
@@ -292,8 +325,8 @@ def _absorb_islands(found: list[tuple[int, float, float]], seen: dict[int, Probs
     return labels, sure
 
 
-def _switch(audio: "np.ndarray", start: float, end: float, before: str, after: str,
-            probs: Callable[["np.ndarray"], Probs], prior: float) -> float:
+def _switch(audio: "np.ndarray", start: float, end: float, before: str, after: str, many: Many,
+            prior: float) -> float:
     """Where in ``[start, end]`` speech in ``before`` gives way to ``after``: the pause (else a
     quiet moment every :data:`SWITCH_PIECE_S`) that best puts the pieces sounding like
     ``before`` first, scoring each piece by the two languages only; among equally good cuts,
@@ -308,14 +341,32 @@ def _switch(audio: "np.ndarray", start: float, end: float, before: str, after: s
     if len(cuts) > 2 and cuts[-1] - cuts[-2] < 0.5 * SWITCH_PIECE_S:
         del cuts[-2]  # a last sliver joins the piece before it
     scores = []
-    for a, b in zip(cuts, cuts[1:]):
-        p = probs(_clip(audio, a, b))
+    for p in many([_clip(audio, a, b) for a, b in zip(cuts, cuts[1:])]):
         score = p.get(before, 0.0) - p.get(after, 0.0)
         scores.append(score if abs(score) >= SWITCH_EVIDENCE else 0.0)
     options = [(sum(scores[:c]) - sum(scores[c:]), -abs(cuts[c] - prior), c) for c in range(1, len(scores))]
     if not options:
         return prior
     return cuts[max(options)[2]]
+
+
+#: A stretch heard again as a whole (:func:`stretch`): at most this many seconds of it, one Whisper window.
+SETTLE_S = 30.0
+
+
+def stretch(audio: "np.ndarray", regions: list[tuple[float, float]], most_s: float = SETTLE_S) -> "np.ndarray":
+    """The speech of ``regions`` joined, its first ``most_s`` seconds: what is heard when a
+    stretch's language is settled (:meth:`LanguageIdentifier.probs` with ``whole``)."""
+    import numpy as np
+
+    parts, left = [], int(most_s * SAMPLE_RATE)
+    for a, b in regions:
+        clip = _clip(audio, a, b)[:left]
+        parts.append(clip)
+        left -= len(clip)
+        if left <= 0:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def merge_spans(spans: list[LanguageSpan]) -> list[LanguageSpan]:

@@ -8,7 +8,7 @@ from ..decode.audio import SAMPLE_RATE
 from ..schema import Segment, Transcript, Untranscribed, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, drop_crammed, give_time, inside, looks_silent
-from .language import LanguageSpan, identify, load_identifier, split_regions
+from .language import SURE, LanguageIdentifier, LanguageSpan, identify, load_identifier, split_regions, stretch
 from .vad import Piece, pieces, speech_regions
 
 #: Speech the model passed over: a stretch of at least this many seconds inside what the VAD
@@ -79,52 +79,43 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
                   "speech_s": round(sum(b - a for a, b in speech), 3), "regions": speech, "notes": []}
     if not fed or not allowed:
         return Transcript(language=None, segments=[]), meta
-    spans = _languages(audio, fed, options, device, hint, meta)
+    spans, identifier = _languages(audio, fed, options, device, hint, meta)
     parts = split_regions(fed, spans) if spans else [(None, a, b) for a, b in fed]
-    # Runs of neighbouring parts with one key (a language, or None: the model decides), grouped by
-    # key. A group's runs are decoded together but never joined into one piece: a piece is made
-    # of one run's regions, so no segment spans speech in another language.
-    runs: list[tuple[str | None, list]] = []
-    for span, a, b in parts:
-        key = span.language if span is not None and span.sure else None
-        if runs and runs[-1][0] == key:
-            runs[-1][1].append((span, a, b))
-        else:
-            runs.append((key, [(span, a, b)]))
-    groups: dict[str | None, list[list]] = {}
+    runs = _runs(audio, parts, identifier)
+    # Runs grouped by (language, sure). A group's runs are decoded together, on every worker,
+    # but never joined into one piece: a piece is made of one run's regions, so no segment spans
+    # speech in another language.
+    groups: dict[tuple[str | None, bool], list[list]] = {}
     for key, run in runs:
         groups.setdefault(key, []).append(run)
     segments: list[Segment] = []
     untranscribed: list[Untranscribed] = []
     used: list[str] = []
-    for key, group in groups.items():
-        label = key or next((span.language for run in group for span, _, _ in run if span is not None), None)
-        backend, why = _backend_for(options, key, label, device, identified=bool(spans))
+    for (language, sure), group in groups.items():
+        key = language if sure else None  # unsure speech goes to a multilingual model, never an English-only one
+        backend, why = _backend_for(options, key, language, device, identified=bool(spans))
         if backend is None:
             untranscribed += [Untranscribed(start=round(a, 3), end=round(b, 3), language=span.language if span else None,
                                             language_prob=span.prob if span else None, reason=why)
                               for run in group for span, a, b in run]
             meta["notes"].append(f"{sum(b - a for run in group for _, a, b in run):.1f} s of speech in "
-                                 f"{label!r} left untranscribed: {why}")
+                                 f"{language!r} left untranscribed: {why}")
             continue
         if backend.model_name not in used:
             used.append(backend.model_name)
         if backend.english_only and not spans:
             meta["unchecked"] = True
-        # Speech of a known language is decoded in one call; each stretch the head was unsure of
-        # is decoded alone, so that the model detects its language on it, not on another.
-        for batch in ([group] if key is not None else [[run] for run in group]):
-            regions = [[(a, b) for _, a, b in run] for run in batch]
-            found, detected = _decode(audio, regions, allowed, end_s, backend, key, options)
-            for seg in found:
-                span = _span_at(batch, (seg.start + seg.end) / 2)
-                seg.language = key or detected
-                seg.language_prob = span.prob if key and span is not None else None
-            if options.translate == "en" and (key or detected) not in ("en", None) and found:
-                english, _ = _decode(audio, regions, allowed, end_s, backend, key or detected, options,
-                                     task="translate")
-                attach_translation(found, english)
-            segments.extend(found)
+        regions = [_rejoined([(a, b) for _, a, b in run]) for run in group]
+        found, detected = _decode(audio, regions, allowed, end_s, backend, language, options)
+        for seg in found:
+            span = _span_at(group, (seg.start + seg.end) / 2)
+            seg.language = language or detected
+            seg.language_prob = span.prob if sure and span is not None else None
+        if options.translate == "en" and (language or detected) not in ("en", None) and found:
+            english, _ = _decode(audio, regions, allowed, end_s, backend, language or detected, options,
+                                 task="translate")
+            attach_translation(found, english)
+        segments.extend(found)
     segments.sort(key=lambda s: (s.start, s.end))
     meta["model"] = "+".join(used) if used else options.model
     heard = [(span.language, b - a) for span, a, b in parts if span is not None] if spans else \
@@ -132,6 +123,68 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
     shares = _shares(heard)
     return Transcript(language=next(iter(shares), None), languages=shares, segments=segments,
                       untranscribed=untranscribed), meta
+
+
+def _runs(audio: "np.ndarray", parts: list[tuple[LanguageSpan | None, float, float]],
+          identifier: LanguageIdentifier | None) -> list[tuple[tuple[str | None, bool], list]]:
+    """``parts`` (``(span, start, end)``, in time order) joined into runs of neighbours that share
+    a key: ``(language, True)`` where the language is known, ``(guess, False)`` where not.
+
+    The language head's short windows screen the speech cheaply but are unsure, or wrong, on
+    unclear speech. So every run they were unsure of (their neighbours decided it, or even its
+    first choice scored under :data:`SURE`), and every run in another language than the one
+    most of the speech is in, is heard again as a whole, in one full Whisper window
+    (:meth:`LanguageIdentifier.probs` with ``whole``, several side by side), and that decides:
+    sure there, the run takes its language (English goes to the English model, as it did before
+    languages were identified); unsure still, it keeps the head's guess and goes to a
+    multilingual model in that language, never to an English-only one. This is the hearing the
+    multilingual model would have made itself had it been handed the run with no language.
+    The runs' spans are updated to say what was decided, and neighbouring runs that come out
+    alike are one run. Parts without a span (nothing identified) are one run, key
+    ``(None, False)``: the model detects the language itself."""
+    runs: list[list] = []
+    for span, a, b in parts:
+        key = (span.language, True) if span is not None and span.sure else (None, False)
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append((span, a, b))
+        else:
+            runs.append([key, [(span, a, b)]])
+    if identifier is not None:
+        shares = _shares([(key[0], sum(b - a for _, a, b in run)) for key, run in runs if key[1]])
+        main = next(iter(shares), None)
+
+        def doubtful(key: tuple[str | None, bool], run: list) -> bool:
+            low = any(span.prob is not None and span.prob < SURE for span, _, _ in run)
+            return not key[1] or key[0] != main or low
+
+        again = [run for run in runs if all(span is not None for span, _, _ in run[1]) and doubtful(*run)]
+        heard = identifier.probs_many([stretch(audio, [(a, b) for _, a, b in run[1]]) for run in again], whole=True)
+        for run, probs in zip(again, heard):
+            language = max(probs, key=lambda k: (probs[k], k))
+            p, sure = round(probs[language], 4), probs[language] >= SURE
+            for span in {id(span): span for span, _, _ in run[1]}.values():
+                span.language, span.prob, span.sure = language, p, sure
+            run[0] = (language, sure)
+    joined: list[tuple[tuple[str | None, bool], list]] = []
+    for key, run in runs:
+        if joined and joined[-1][0] == key:
+            joined[-1][1].extend(run)
+        else:
+            joined.append((key, list(run)))
+    return joined
+
+
+def _rejoined(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Regions that touch made one again: a region cut where the language head's spans changed,
+    and found to be one language after all, is decoded as the VAD found it (so English-only
+    speech gives the transcript it gave before languages were identified)."""
+    out: list[tuple[float, float]] = []
+    for a, b in regions:
+        if out and a <= out[-1][1] + 1e-6:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _span_at(batch: list[list], t: float) -> LanguageSpan | None:
@@ -200,25 +253,33 @@ def _backend_for(options: "SpeechOptions", language: str | None, label: str | No
                   "([speech] multilingual_model)")
 
 
-def _languages(audio: "np.ndarray", fed: list[tuple[float, float]], options: "SpeechOptions", device: str,
-               hint: str | None, meta: dict) -> list[LanguageSpan]:
-    """The language of each stretch of ``fed``: the one given, or identified. Empty when it
-    cannot be identified here (no multilingual model for the language head): each backend
-    then decides for itself, and a note says so."""
-    if options.language:
-        return [LanguageSpan(a, b, options.language, None) for a, b in fed]
-    from ..models import ModelNotAvailable
+def _head_args(options: "SpeechOptions", device: str) -> tuple[str, str, int]:
+    """:func:`load_identifier`'s arguments for ``options``: the model, where it runs, its threads."""
     from ..threads import cpu_threads
 
     # The head runs on CTranslate2, whose build may lack CUDA where torch (another backend) has it.
-    where = device if options.backend == "faster-whisper" else "cpu"
+    return options.language_model, device if options.backend == "faster-whisper" else "cpu", cpu_threads(options.cpu_threads)
+
+
+def _languages(audio: "np.ndarray", fed: list[tuple[float, float]], options: "SpeechOptions", device: str,
+               hint: str | None, meta: dict) -> tuple[list[LanguageSpan], LanguageIdentifier | None]:
+    """The language of each stretch of ``fed``: the one given, or identified; and the language
+    head (None when the language was given or cannot be identified). No spans when it cannot
+    be identified here (no multilingual model for the language head): each backend then decides
+    for itself, and a note says so."""
+    if options.language:
+        return [LanguageSpan(a, b, options.language, None) for a, b in fed], None
+    from ..models import ModelNotAvailable
+
     try:
-        identifier = load_identifier(options.language_model, where, cpu_threads(options.cpu_threads))
+        identifier = load_identifier(*_head_args(options, device))
     except ModelNotAvailable as exc:
         meta["notes"].append(f"the spoken language was not identified: {exc}")
-        return []
+        return [], None
     meta["language_model"] = identifier.name
-    return identify(audio, fed, identifier.probs, hint=hint, every_s=options.language_every_s)
+    spans = identify(audio, fed, identifier.probs, hint=hint, every_s=options.language_every_s,
+                     many=identifier.probs_many)
+    return spans, identifier
 
 
 def _shares(heard: list[tuple[str, float]]) -> dict[str, float]:
