@@ -140,6 +140,9 @@ def main() -> None:
         for k in range(args.language_ab):  # ABBA: neither way always runs first
             for name in (("identified", "given en") if k % 2 == 0 else ("given en", "identified")):
                 runs[name].append(measure([video], args.shots, language="en" if name == "given en" else None))
+                done = runs[name][-1]
+                print(f"run {k + 1}, language {name}: {done['wall']:.1f} s (speech {done['stages'].get('speech', 0.0):.1f} s)",
+                      flush=True)
         for name, done in runs.items():
             report(f"{args.minutes}-minute video, language {name}", done)
         ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(
