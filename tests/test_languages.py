@@ -214,6 +214,13 @@ def test_unsure_and_minority_stretches_are_heard_again_in_a_full_window():
     assert (spans[1].language, spans[1].sure, spans[4].language, spans[4].sure) == ("de", False, "en", False)
     assert _runs(audio, [(None, 0.0, 130.0)], head) == [((None, False), [(None, 0.0, 130.0)])]  # nothing identified
 
+    # a first choice under 0.5 is heard again when one window hears all of it, not on a long run
+    short, long = LanguageSpan(0, 20, "ms", 0.21), LanguageSpan(0, 130, "en", 0.45)
+    head = WholeHead({0.1: {"es": 0.54}})
+    assert _runs(audio, [(short, 0.0, 20.0)], head)[0][0] == ("es", True) and head.heard == [(0.1, 20.0)]
+    head = WholeHead({0.1: {"la": 0.9}})
+    assert _runs(audio, [(long, 0.0, 130.0)], head)[0][0] == ("en", True) and head.heard == []
+
 
 def test_unsure_english_goes_to_the_multilingual_model_and_base_is_loaded_once():
     """Speech the head could not call English, even heard whole, is never handed to tiny.en;

@@ -8,7 +8,7 @@ from ..decode.audio import SAMPLE_RATE
 from ..schema import Segment, Transcript, Untranscribed, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, drop_crammed, give_time, inside, looks_silent
-from .language import SURE, LanguageIdentifier, LanguageSpan, identify, load_identifier, split_regions, stretch
+from .language import SETTLE_S, SURE, LanguageIdentifier, LanguageSpan, identify, load_identifier, split_regions, stretch
 from .vad import Piece, pieces, speech_regions
 
 #: Speech the model passed over: a stretch of at least this many seconds inside what the VAD
@@ -131,9 +131,9 @@ def _runs(audio: "np.ndarray", parts: list[tuple[LanguageSpan | None, float, flo
     a key: ``(language, True)`` where the language is known, ``(guess, False)`` where not.
 
     The language head's short windows screen the speech cheaply but are unsure, or wrong, on
-    unclear speech. So every run they were unsure of (their neighbours decided it, or even its
-    first choice scored under :data:`SURE`), and every run in another language than the one
-    most of the speech is in, is heard again as a whole, in one full Whisper window
+    unclear speech. So every run they were unsure of (their neighbours decided it, or, for a run
+    one window can hear whole, even its first choice scored under :data:`SURE`), and every run
+    in another language than the one most of the speech is in, is heard again as a whole, in one full Whisper window
     (:meth:`LanguageIdentifier.probs` with ``whole``, several side by side), and that decides:
     sure there, the run takes its language (English goes to the English model, as it did before
     languages were identified); unsure still, it keeps the head's guess and goes to a
@@ -154,7 +154,10 @@ def _runs(audio: "np.ndarray", parts: list[tuple[LanguageSpan | None, float, flo
         main = next(iter(shares), None)
 
         def doubtful(key: tuple[str | None, bool], run: list) -> bool:
-            low = any(span.prob is not None and span.prob < SURE for span, _, _ in run)
+            # A low-scoring run of the main language only when one window hears all of it: the
+            # first 30 s of a long run do not speak for the rest.
+            low = any(span.prob is not None and span.prob < SURE for span, _, _ in run) and \
+                sum(b - a for _, a, b in run) <= SETTLE_S
             return not key[1] or key[0] != main or low
 
         again = [run for run in runs if all(span is not None for span, _, _ in run[1]) and doubtful(*run)]
