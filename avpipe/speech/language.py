@@ -356,7 +356,7 @@ SETTLE_S = 30.0
 
 def stretch(audio: "np.ndarray", regions: list[tuple[float, float]], most_s: float = SETTLE_S) -> "np.ndarray":
     """The speech of ``regions`` joined, its first ``most_s`` seconds: what is heard when a
-    stretch's language is settled (:meth:`LanguageIdentifier.probs` with ``whole``)."""
+    stretch's language is settled (:func:`settle`)."""
     import numpy as np
 
     parts, left = [], int(most_s * SAMPLE_RATE)
@@ -367,6 +367,15 @@ def stretch(audio: "np.ndarray", regions: list[tuple[float, float]], most_s: flo
         if left <= 0:
             break
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def settle(head: "LanguageIdentifier", audio: "np.ndarray",
+           stretches: list[list[tuple[float, float]]]) -> list[tuple[str, float]]:
+    """Each stretch (a list of regions) heard again as a whole, in one full Whisper window
+    (:func:`stretch`, :meth:`LanguageIdentifier.probs` with ``whole``; side by side): its first
+    choice and that choice's probability."""
+    heard = head.probs_many([stretch(audio, regions) for regions in stretches], whole=True)
+    return [_top(p) for p in heard]
 
 
 def merge_spans(spans: list[LanguageSpan]) -> list[LanguageSpan]:

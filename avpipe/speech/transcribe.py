@@ -8,7 +8,7 @@ from ..decode.audio import SAMPLE_RATE
 from ..schema import Segment, Transcript, Untranscribed, Word
 from .base import RawSegment, load_backend, split_long
 from .guards import collapse_repeats, compression_ratio, drop_crammed, give_time, inside, looks_silent
-from .language import SETTLE_S, SURE, LanguageIdentifier, LanguageSpan, identify, load_identifier, split_regions, stretch
+from .language import SETTLE_S, SURE, LanguageIdentifier, LanguageSpan, identify, load_identifier, settle, split_regions
 from .vad import Piece, pieces, speech_regions
 
 #: Speech the model passed over: a stretch of at least this many seconds inside what the VAD
@@ -142,13 +142,8 @@ def _runs(audio: "np.ndarray", parts: list[tuple[LanguageSpan | None, float, flo
     The runs' spans are updated to say what was decided, and neighbouring runs that come out
     alike are one run. Parts without a span (nothing identified) are one run, key
     ``(None, False)``: the model detects the language itself."""
-    runs: list[list] = []
-    for span, a, b in parts:
-        key = (span.language, True) if span is not None and span.sure else (None, False)
-        if runs and runs[-1][0] == key:
-            runs[-1][1].append((span, a, b))
-        else:
-            runs.append([key, [(span, a, b)]])
+    runs = _joined([[(span.language, True) if span is not None and span.sure else (None, False), [(span, a, b)]]
+                    for span, a, b in parts])
     if identifier is not None:
         shares = _shares([(key[0], sum(b - a for _, a, b in run)) for key, run in runs if key[1]])
         main = next(iter(shares), None)
@@ -161,20 +156,22 @@ def _runs(audio: "np.ndarray", parts: list[tuple[LanguageSpan | None, float, flo
             return not key[1] or key[0] != main or low
 
         again = [run for run in runs if all(span is not None for span, _, _ in run[1]) and doubtful(*run)]
-        heard = identifier.probs_many([stretch(audio, [(a, b) for _, a, b in run[1]]) for run in again], whole=True)
-        for run, probs in zip(again, heard):
-            language = max(probs, key=lambda k: (probs[k], k))
-            p, sure = round(probs[language], 4), probs[language] >= SURE
+        for run, (language, p) in zip(again, settle(identifier, audio, [[(a, b) for _, a, b in r[1]] for r in again])):
             for span in {id(span): span for span, _, _ in run[1]}.values():
-                span.language, span.prob, span.sure = language, p, sure
-            run[0] = (language, sure)
-    joined: list[tuple[tuple[str | None, bool], list]] = []
+                span.language, span.prob, span.sure = language, round(p, 4), p >= SURE
+            run[0] = (language, p >= SURE)
+    return [(key, run) for key, run in _joined(runs)]
+
+
+def _joined(runs: list[list]) -> list[list]:
+    """``[key, parts]`` runs with neighbours of the same key made one, in order."""
+    out: list[list] = []
     for key, run in runs:
-        if joined and joined[-1][0] == key:
-            joined[-1][1].extend(run)
+        if out and out[-1][0] == key:
+            out[-1][1].extend(run)
         else:
-            joined.append((key, list(run)))
-    return joined
+            out.append([key, list(run)])
+    return out
 
 
 def _rejoined(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
