@@ -50,8 +50,10 @@ for r in summary.records:
     for name, info in result["stages"].items():
         stages[name] = stages.get(name, 0.0) + info["seconds"]
         peaks[name] = max(peaks.get(name, 0.0), info.get("peak_rss_mb") or 0.0)
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"wall": wall, "duration": duration, "stages": stages, "peak_mb": peak, "stage_peaks": peaks,
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = children.ru_maxrss / 1024
+cpu = children.ru_utime + children.ru_stime  # the worker's CPU seconds: less moved by other work on the machine
+print(json.dumps({"wall": wall, "cpu": cpu, "duration": duration, "stages": stages, "peak_mb": peak, "stage_peaks": peaks,
                   "status": [r.status for r in summary.records]}))
 """
 
@@ -137,17 +139,29 @@ def main() -> None:
     if args.language_ab:
         video = str(long_video(args.minutes))
         runs: dict[str, list[dict]] = {"identified": [], "given en": []}
+        # One run first, not counted: the first process after a while reads every model file and
+        # library from disk, and whichever way ran first paid for it (a cold first run was 10 s
+        # slower here). The identified way reads every file the other does, and base besides.
+        warm = measure([video], args.shots)
+        print(f"warm-up run (not counted), language identified: {warm['wall']:.1f} s", flush=True)
         for k in range(args.language_ab):  # ABBA: neither way always runs first
             for name in (("identified", "given en") if k % 2 == 0 else ("given en", "identified")):
                 runs[name].append(measure([video], args.shots, language="en" if name == "given en" else None))
                 done = runs[name][-1]
-                print(f"run {k + 1}, language {name}: {done['wall']:.1f} s (speech {done['stages'].get('speech', 0.0):.1f} s)",
-                      flush=True)
+                print(f"run {k + 1}, language {name}: {done['wall']:.1f} s (speech {done['stages'].get('speech', 0.0):.1f} s, "
+                      f"vision {done['stages'].get('vision', 0.0):.1f} s; CPU {done['cpu']:.1f} s)", flush=True)
         for name, done in runs.items():
             report(f"{args.minutes}-minute video, language {name}", done)
         ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(
             r["wall"] for r in runs["given en"])
-        print(f"language identification costs {100 * (ratio - 1):+.1f} % of the wall time (median against median)")
+        # Each pair ran back to back, so its ratio is the least touched by the machine's drift.
+        pairs = [a["wall"] / b["wall"] for a, b in zip(runs["identified"], runs["given en"])]
+        print("each pair: " + ", ".join(f"{100 * (r - 1):+.1f} %" for r in pairs))
+        print(f"language identification costs {100 * (ratio - 1):+.1f} % of the wall time (median against median; "
+              f"median pair {100 * (statistics.median(pairs) - 1):+.1f} %)")
+        # CPU seconds: what the work costs, whatever else the machine was doing meanwhile.
+        cpu = statistics.median(r["cpu"] for r in runs["identified"]) / statistics.median(r["cpu"] for r in runs["given en"])
+        print(f"and {100 * (cpu - 1):+.1f} % of the worker's CPU time (median against median)")
         return
     samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
     if args.repeats > 0:  # --repeats 0: the long video only

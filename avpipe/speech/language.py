@@ -105,7 +105,7 @@ class LanguageIdentifier:
 
         The full window costs about ten times more (0.6 s on one core) and is much surer on short
         or unclear speech: espeak-ng's English that 6 s windows heard as Latin (0.66) is English,
-        0.71, in the full window; a 3.7 s Spanish clip heard as Malay (0.21) is Spanish, 0.54.
+        0.71, in the full window; 3.7 s of Spanish speech heard as Malay (0.21) is Spanish, 0.54.
         Padding to 10-20 s instead was no better than the bare clip on such cases."""
         import numpy as np
 

@@ -86,7 +86,7 @@ def search_set(folder: Path, seconds: int = 3) -> tuple[list[Path], Path]:
 
 #: The outside photo set (fetched, git-ignored): photos whose captions and subjects people outside
 #: this project wrote (COCO 2017 captions, scikit-image's and imageio's descriptions); its
-#: ``items.jsonl``, ``PROVENANCE.md`` and ``build.py`` say where each came from.
+#: ``items.jsonl`` and ``PROVENANCE.md`` say where each came from; ``scripts/build_search_outside_set.py`` builds it.
 OUTSIDE = Path(__file__).resolve().parents[1] / "data" / "search_outside"
 #: Captions longer than this are a docstring's paragraphs, not what a person types in a search box.
 QUERY_WORDS = 20
