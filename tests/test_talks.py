@@ -208,13 +208,17 @@ def test_rouge_and_boundary_scores_on_known_cases():
 
 
 def test_a_set_is_read_with_its_splits(tmp_path):
-    item = {"id": "m1", "split": "dev", "turns": [{"start": 0, "end": 2, "speaker": "A", "text": "Hello there ."},
-                                                  {"start": 3, "end": 5, "speaker": "B", "text": "{vocalsound}"}],
+    item = {"id": "m1", "split": "dev", "turns": [{"start": 0, "end": 2, "speaker": "Project Manager", "text": "Hello there ."},
+                                                  {"start": 3, "end": 5, "speaker": "B", "text": "{vocalsound}"},
+                                                  {"start": 6, "end": 8, "speaker": "Marketing", "text": "Hi ."},
+                                                  {"start": 9, "end": 9.5, "speaker": "Project Manager", "text": "So ."}],
             "summary": "A greets.", "topics": [{"start": 0, "end": 2, "title": "x"}, {"start": 200, "end": 300, "title": "y"}]}
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"items": [item, {**item, "id": "m2", "split": "test"}]}))
     (talk,) = read_talk_set(path, "dev")
-    assert talk.id == "m1" and [s.text for s in talk.segments] == ["Hello there."]
+    assert talk.id == "m1" and [s.text for s in talk.segments] == ["Hello there.", "Hi.", "So."]
+    # named as the speakers stage names them: the corpus's role names are the summaries' words
+    assert [s.speaker for s in talk.segments] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_1"]
     assert reference_boundaries(talk) == [200.0]
 
 

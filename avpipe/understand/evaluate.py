@@ -60,7 +60,13 @@ def plain(text: str) -> str:
 
 
 def read_talk_set(path: Path, split: str | None = None) -> list[Talk]:
-    """The items of a manifest (see the module docstring), those of ``split`` only when given."""
+    """The items of a manifest (see the module docstring), those of ``split`` only when given.
+
+    Speakers are renamed ``SPEAKER_1``, ``SPEAKER_2``, ... in order of first words, as the
+    speakers stage names them. The corpus's own names are AMI's roles ("Project Manager",
+    "Marketing"), and the human summaries are written in those very words ("The Project Manager
+    introduced ..."): a summary that names its speakers gained ROUGE-1 0.022 from names no run
+    of the pipeline would ever write (0.274 against 0.252 on the test split)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     out = []
     for item in data["items"]:
@@ -73,6 +79,10 @@ def read_talk_set(path: Path, split: str | None = None) -> list[Talk]:
                 segments.append(Segment(start=float(turn["start"]), end=float(turn["end"]), text=text,
                                         speaker=turn.get("speaker")))
         segments.sort(key=lambda s: (s.start, s.end))
+        names: dict[str, str] = {}
+        for seg in segments:
+            if seg.speaker is not None:
+                seg.speaker = names.setdefault(seg.speaker, f"SPEAKER_{len(names) + 1}")
         topics = sorted((float(t["start"]), float(t["end"]), t.get("title", "")) for t in item.get("topics", []))
         out.append(Talk(id=item["id"], split=item.get("split", ""), segments=segments, summary=item["summary"],
                         topics=topics, times=item.get("times", "")))
