@@ -51,9 +51,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
-import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -61,6 +59,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from snapshots import Mirror, Source  # scripts/snapshots.py: this folder is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -108,18 +108,6 @@ LICENCES = {
 }
 
 
-@dataclass(frozen=True)
-class Source:
-    """One file read from a snapshot: where it is, for PROVENANCE.md."""
-
-    repo: str
-    path: str
-    blob: str
-
-    def cite(self) -> str:
-        return f"{self.repo}@{SOURCES[self.repo][0][:12]}:{self.path} (blob {self.blob[:12]})"
-
-
 @dataclass
 class Line:
     """One read utterance: its speech (silence at both ends trimmed) and where it came from."""
@@ -143,61 +131,6 @@ class Item:
     licences: list[str]
     note: str = ""
     extra: dict = field(default_factory=dict)
-
-
-class Mirror:
-    """Read-only access to the pinned commits of the fetched snapshots."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        missing = []
-        for repo, (commit, _) in SOURCES.items():
-            git_dir = self.git_dir(repo)
-            ok = git_dir.is_dir() and subprocess.run(
-                ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
-                capture_output=True).returncode == 0
-            if not ok:
-                missing.append(f"  {repo} at {commit} (expected in {git_dir})")
-        if missing:
-            sys.exit("missing repository snapshots; fetch them (search tool: fetch github:OWNER/NAME) "
-                     "with these commits, or pass --mirror:\n" + "\n".join(missing))
-
-    def git_dir(self, repo: str) -> Path:
-        return self.root / repo.replace("/", "+") / "repo"
-
-    def _git(self, repo: str, *args: str) -> bytes:
-        return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], check=True,
-                              capture_output=True).stdout
-
-    def files(self, repo: str, folder: str) -> dict[str, str]:
-        """path -> blob id of every file under ``folder`` at the pinned commit."""
-        out = self._git(repo, "ls-tree", "-r", "-z", SOURCES[repo][0], "--", folder)
-        found = {}
-        for entry in out.split(b"\0"):
-            if entry:
-                meta, path = entry.split(b"\t", 1)
-                found[path.decode("utf-8")] = meta.split()[2].decode()
-        if not found:
-            sys.exit(f"{repo}@{SOURCES[repo][0]}: nothing under {folder}")
-        return found
-
-    def read(self, repo: str, path: str) -> tuple[bytes, Source]:
-        """The file's bytes at the pinned commit, and its :class:`Source`."""
-        blob = self.files(repo, path).get(path)
-        if blob is None:
-            sys.exit(f"{repo}@{SOURCES[repo][0]}: no file {path}")
-        data = self._git(repo, "cat-file", "blob", blob)
-        if data.startswith(b"version https://git-lfs"):
-            sys.exit(f"{repo}:{path} is a Git LFS pointer in this snapshot, not audio")
-        return data, Source(repo, path, blob)
-
-    def audio(self, repo: str, path: str) -> tuple[np.ndarray, Source]:
-        """The file's samples as float32 mono at 16 kHz (every input here already is 16 kHz)."""
-        data, source = self.read(repo, path)
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        if rate != RATE:
-            sys.exit(f"{repo}:{path}: {rate} Hz, expected {RATE}")
-        return samples.mean(axis=1), source
 
 
 def ascii_name(name: str) -> str:
@@ -229,14 +162,14 @@ def real_items(mirror: Mirror) -> list[Item]:
             references[uri], origin[uri] = turns, source
     items = []
     for uri, (meeting, split) in AMI.items():
-        samples, source = mirror.audio(repo, f"tests/data/{uri}.wav")
+        samples, source = mirror.audio(repo, f"tests/data/{uri}.wav", RATE)
         end = len(samples) / RATE
         turns = sorted((a, min(b, end), s) for a, b, s in references[ascii_name(uri)] if a < end)
         items.append(Item(f"ami-{meeting}.flac", "ami", split, samples, turns, [source, origin[ascii_name(uri)]],
                           [LICENCES["AMI"]],
                           note=f"pyannote Debug protocol file `{uri}`: the first 30 s of AMI {meeting}, headset mix",
                           extra={"meeting": meeting}))
-    samples, source = mirror.audio(repo, "tutorials/assets/sample.wav")
+    samples, source = mirror.audio(repo, "tutorials/assets/sample.wav", RATE)
     data, rttm = mirror.read(repo, "tutorials/assets/sample.rttm")
     items.append(Item("pyannote-sample.flac", "sample", "dev", samples, sorted(read_rttm(data.decode())["sample"]),
                       [source, rttm], [LICENCES["pyannote"]], note="pyannote-audio's tutorial sample"))
@@ -276,7 +209,7 @@ def read_lines(mirror: Mirror) -> dict[str, list[Line]]:
         for path in sorted(p for p in mirror.files(repo, folder) if p.endswith((".flac", ".wav"))):
             speaker = path.split("/")[-2]
             name = f"ls{speaker}" if corpus == "LibriSpeech" else f"vctk-{speaker}"
-            samples, source = mirror.audio(repo, path)
+            samples, source = mirror.audio(repo, path, RATE)
             readers.setdefault(name, []).append(Line(name, corpus, trimmed(samples), source))
     for name, lines in readers.items():
         if len(lines) < 10:
@@ -431,7 +364,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "conversations")
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
-    mirror = Mirror(args.mirror)
+    mirror = Mirror(args.mirror, {repo: commit for repo, (commit, _) in SOURCES.items()})
     rng = np.random.default_rng(SEED)
     readers = read_lines(mirror)
     split = reader_split(list(readers), rng)

@@ -54,10 +54,11 @@ import csv
 import hashlib
 import io
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from snapshots import Mirror  # scripts/snapshots.py: this folder is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,52 +147,6 @@ GROUPS: list[tuple[Photo, list[str]]] = [
 LONDON_PER_GENDER, LONDON_DEV = 6, {"female": 3, "male": 2}
 
 
-class Mirror:
-    """Read-only access to the pinned commits of the fetched snapshots."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        missing = []
-        for repo, (commit, _) in SOURCES.items():
-            git_dir = self.git_dir(repo)
-            ok = git_dir.is_dir() and subprocess.run(
-                ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
-                capture_output=True).returncode == 0
-            if not ok:
-                missing.append(f"  {repo} at {commit} (expected in {git_dir})")
-        if missing:
-            sys.exit("missing repository snapshots; fetch them (search tool: fetch github:OWNER/NAME) with these "
-                     "commits, or pass --mirror:\n" + "\n".join(missing))
-
-    def git_dir(self, repo: str) -> Path:
-        """The bare git directory of ``repo`` under the mirror root."""
-        return self.root / repo.replace("/", "+") / "repo"
-
-    def _git(self, repo: str, *args: str) -> bytes:
-        return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], check=True,
-                              capture_output=True).stdout
-
-    def files(self, repo: str, folder: str) -> dict[str, str]:
-        """path -> blob id of every file under ``folder`` (or the one file ``folder``) at the pinned commit."""
-        out = self._git(repo, "ls-tree", "-r", "-z", SOURCES[repo][0], "--", folder)
-        found = {}
-        for entry in out.split(b"\0"):
-            if entry:
-                meta, path = entry.split(b"\t", 1)
-                found[path.decode("utf-8")] = meta.split()[2].decode()
-        return found
-
-    def read(self, repo: str, path: str) -> tuple[bytes, str]:
-        """The file's bytes at the pinned commit and its blob id; stops if it is absent or an LFS pointer."""
-        blob = self.files(repo, path).get(path)
-        if blob is None:
-            sys.exit(f"{repo}@{SOURCES[repo][0]}: no file {path}")
-        data = self._git(repo, "cat-file", "blob", blob)
-        if data.startswith(b"version https://git-lfs"):
-            sys.exit(f"{repo}:{path} is a Git LFS pointer in this snapshot, not an image")
-        return data, blob
-
-
 def london_photos(mirror: Mirror) -> list[Photo]:
     """The London Set's participants chosen by :data:`LONDON_PER_GENDER` (lowest participant
     numbers with both a neutral and a smiling front photo), two photos each."""
@@ -245,7 +200,8 @@ def build(mirror: Mirror, out: Path) -> list[dict]:
         old.unlink()
     rows = []
     for photo, people in photos:
-        data, blob = mirror.read(photo.repo, photo.path)
+        data, source = mirror.read(photo.repo, photo.path)
+        blob = source.blob
         width, height = image_size(data)
         (out / photo.file).write_bytes(data)
         row = {"file": photo.file, "person": photo.person, "split": photo.split}
@@ -306,7 +262,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "people")
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
-    mirror = Mirror(args.mirror)
+    mirror = Mirror(args.mirror, {repo: commit for repo, (commit, _) in SOURCES.items()})
     rows = build(mirror, args.out)
     (args.out / "PROVENANCE.md").write_text(provenance(rows), encoding="utf-8")
     for split in ("dev", "test"):

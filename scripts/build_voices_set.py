@@ -50,9 +50,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
-import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -60,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from snapshots import Mirror, Source  # scripts/snapshots.py: this folder is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -102,18 +102,6 @@ LICENCES = {
 }
 
 
-@dataclass(frozen=True)
-class Source:
-    """One file read from a snapshot, for the provenance."""
-
-    repo: str
-    path: str
-    blob: str
-
-    def cite(self) -> str:
-        return f"{self.repo}@{SOURCES[self.repo][0][:12]}:{self.path} (blob {self.blob[:12]})"
-
-
 @dataclass
 class Item:
     """One speaker's voice in one recording: its speech pieces and where they came from."""
@@ -125,62 +113,6 @@ class Item:
     pieces: list[np.ndarray]
     sources: list[Source]
     note: str
-
-
-class Mirror:
-    """Read-only access to the pinned commits of the fetched snapshots."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        missing = []
-        for repo, (commit, _) in SOURCES.items():
-            git_dir = self.git_dir(repo)
-            ok = git_dir.is_dir() and subprocess.run(
-                ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
-                capture_output=True).returncode == 0
-            if not ok:
-                missing.append(f"  {repo} at {commit} (expected in {git_dir})")
-        if missing:
-            sys.exit("missing repository snapshots; fetch them (search tool: fetch github:OWNER/NAME) with these "
-                     "commits, or pass --mirror:\n" + "\n".join(missing))
-
-    def git_dir(self, repo: str) -> Path:
-        """The bare git directory of ``repo`` under the mirror root."""
-        return self.root / repo.replace("/", "+") / "repo"
-
-    def _git(self, repo: str, *args: str) -> bytes:
-        return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], check=True,
-                              capture_output=True).stdout
-
-    def files(self, repo: str, folder: str) -> dict[str, str]:
-        """path -> blob id of every file under ``folder`` (or the one file ``folder``) at the pinned commit."""
-        out = self._git(repo, "ls-tree", "-r", "-z", SOURCES[repo][0], "--", folder)
-        found = {}
-        for entry in out.split(b"\0"):
-            if entry:
-                meta, path = entry.split(b"\t", 1)
-                found[path.decode("utf-8")] = meta.split()[2].decode()
-        if not found:
-            sys.exit(f"{repo}@{SOURCES[repo][0]}: nothing at {folder}")
-        return found
-
-    def read(self, repo: str, path: str) -> tuple[bytes, Source]:
-        """The file's bytes at the pinned commit and its :class:`Source`."""
-        blob = self.files(repo, path).get(path)
-        if blob is None:
-            sys.exit(f"{repo}@{SOURCES[repo][0]}: no file {path}")
-        data = self._git(repo, "cat-file", "blob", blob)
-        if data.startswith(b"version https://git-lfs"):
-            sys.exit(f"{repo}:{path} is a Git LFS pointer in this snapshot, not audio")
-        return data, Source(repo, path, blob)
-
-    def audio(self, repo: str, path: str) -> tuple[np.ndarray, Source]:
-        """The file's samples as float32 mono at 16 kHz (every input here already is 16 kHz)."""
-        data, source = self.read(repo, path)
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        if rate != RATE:
-            sys.exit(f"{repo}:{path}: {rate} Hz, expected {RATE}")
-        return samples.mean(axis=1), source
 
 
 def speech_frames(samples: np.ndarray, floor_db: float = -35.0) -> np.ndarray:
@@ -217,7 +149,7 @@ def reader_items(mirror: Mirror) -> list[Item]:
             folder_name = path.split("/")[-2]
             reader = f"ls{folder_name}" if corpus == "LibriSpeech" else f"vctk-{folder_name}"
             if len(lines.setdefault(reader, [])) < 10:
-                samples, source = mirror.audio(repo, path)
+                samples, source = mirror.audio(repo, path, RATE)
                 lines[reader].append((levelled(trimmed(samples)), source))
             corpus_of[reader] = corpus
     if sorted(lines) != sorted(READER_SPLIT):
@@ -276,7 +208,7 @@ def ami_items(mirror: Mirror) -> list[Item]:
             references[uri], rttm_of[uri] = turns, source
     items = []
     for uri, meeting in sorted(AMI.items(), key=lambda kv: kv[1]):
-        samples, source = mirror.audio(repo, f"tests/data/{uri}.wav")
+        samples, source = mirror.audio(repo, f"tests/data/{uri}.wav", RATE)
         duration = len(samples) / RATE
         turns = references[ascii_name(uri)]
         split = "dev" if meeting.startswith(AMI_DEV_SERIES) else "test"
@@ -374,7 +306,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "conversations")
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
-    mirror = Mirror(args.mirror)
+    mirror = Mirror(args.mirror, {repo: commit for repo, (commit, _) in SOURCES.items()})
     check_reader_split(args.out)
     items = [*reader_items(mirror), *ami_items(mirror)]
     rows = write(items, args.out)
