@@ -197,6 +197,10 @@ class SpeechOptions:
     # between two probes of one language can be missed: 0 probes every window (about 1.5 % of
     # real time on 2 cores; every 45 s, about 0.2 %).
     language_every_s: float = within(45.0, ge=0, le=600)
+    # Hear the speech ahead: voice activity and the language of each stretch are worked out in
+    # the background, on half the cores, while the frames are decoded (the audio is decoded
+    # first) and the stages before speech run; the transcript is the same either way.
+    ahead: bool = True
     # Spoken language as an ISO 639-1 code for all of the speech, or None to detect it per
     # stretch of speech (code-switching inside a file is found).
     language: str | None = None

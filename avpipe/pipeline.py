@@ -40,6 +40,14 @@ def build_stages(options: PipelineOptions) -> list[Stage]:
     return built
 
 
+def _start_ahead(later: list[Stage], ctx: VideoContext) -> None:
+    """Each of the ``later`` stages that can run now starts its background work, if it has any
+    (:meth:`~avpipe.stages.base.Stage.ahead`)."""
+    for stage in later:
+        if stage.ready(ctx):
+            stage.ahead(ctx)
+
+
 def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOptions,
                   notify: Callable[[str, object], None] | None = None) -> Result:
     """Run every stage of ``options`` on one video and return its result.
@@ -60,9 +68,11 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
         from .threads import ctranslate2_before_torch
 
         ctranslate2_before_torch()  # vision loads torch first, and speech would be slower for it
-    for stage in build_stages(options):
+    stages = build_stages(options)
+    for i, stage in enumerate(stages):
         if stage.name != "probe" and not stage.ready(ctx):
             continue
+        ctx.start_ahead = lambda later=stages[i + 1:]: _start_ahead(later, ctx)
         t0 = time.perf_counter()
         try:
             stage.run(ctx)
@@ -73,7 +83,8 @@ def process_video(path: Path, video_id: str, work_dir: Path, options: PipelineOp
             stage.status = "error"
         seconds = time.perf_counter() - t0 - stage.excluded_seconds
         ctx.record(stage.name, seconds, backend=stage.backend, model=stage.model, status=stage.status,
-                   notes=stage.notes)
+                   notes=stage.notes, ahead_seconds=stage.ahead_seconds)
+        ctx.start_ahead()
     vectors = ctx.vectors()
     if vectors:  # the embeddings and per-window arrays of the video
         from .atomic import atomic_write_npz

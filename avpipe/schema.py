@@ -330,6 +330,10 @@ class EmotionSpan(_Model):
 
 class StageInfo(_Model):
     seconds: float = Field(description="Wall-clock time the stage took for this video.")
+    ahead_seconds: float | None = Field(None, description="Seconds of the stage's work done beforehand, in the "
+                                        "background beside earlier stages (not in `seconds`): the speech "
+                                        "stage's voice activity and languages, heard as soon as the audio "
+                                        "was decoded.")
     backend: str | None = Field(None, description="Which backend ran, e.g. decord, pyav.")
     model: str | None = Field(None, description="Model name or weight file, when there is one.")
     status: Literal["ok", "partial", "error"] = "ok"

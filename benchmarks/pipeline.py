@@ -16,10 +16,12 @@ worker's peak when each stage ended (``stages.<name>.peak_rss_mb``: where it ris
 raised it).
 
 ``--language-ab N`` measures what identifying the spoken language costs English-only speech: the
-long video with the language identified (the default) and given as English, N times each in
-ABBA order after one warm-up run that is not counted; it prints each pair's ratio, the ratio of
-the medians, and the same for the worker's CPU seconds. Run it on a quiet machine: another job
-on the two cores moved single runs by up to 10 %.
+long video with the language identified (the default), given as English, and given as English
+with ``[speech] ahead`` off (the pipeline as it was before it identified languages: the speech
+heard in its own turn, not in the background during decode), N rounds, each in another order,
+after one warm-up run that is not counted; it prints each round's ratios, the ratio of the
+medians, and the same for the worker's CPU seconds. Run it on a quiet machine: another job on
+the two cores moved single runs by up to 10 %.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ pipeline = load_pipeline("default")
 if os.environ.get("BENCH_LANGUAGE"):  # the speech's language given: no language identification
     pipeline = dataclasses.replace(pipeline, speech=dataclasses.replace(pipeline.speech,
                                                                          language=os.environ["BENCH_LANGUAGE"]))
+if os.environ.get("BENCH_AHEAD") == "0":  # the speech heard in its own turn, not ahead in the background
+    pipeline = dataclasses.replace(pipeline, speech=dataclasses.replace(pipeline.speech, ahead=False))
 if os.environ.get("BENCH_SHOTS"):
     pipeline = dataclasses.replace(pipeline, shots=dataclasses.replace(pipeline.shots, backend=os.environ["BENCH_SHOTS"]))
 t0 = time.perf_counter()
@@ -64,10 +68,11 @@ print(json.dumps({"wall": wall, "cpu": cpu, "duration": duration, "stages": stag
 """
 
 
-def measure(inputs: list[str], shots: str | None = None, language: str | None = None) -> dict:
+def measure(inputs: list[str], shots: str | None = None, language: str | None = None, ahead: bool = True) -> dict:
     import os
 
-    env = {**os.environ, **({"BENCH_SHOTS": shots} if shots else {}), **({"BENCH_LANGUAGE": language} if language else {})}
+    env = {**os.environ, **({"BENCH_SHOTS": shots} if shots else {}), **({"BENCH_LANGUAGE": language} if language else {}),
+           **({} if ahead else {"BENCH_AHEAD": "0"})}
     with tempfile.TemporaryDirectory() as out:
         proc = subprocess.run([sys.executable, "-c", CHILD, out, *inputs], capture_output=True, text=True, check=True,
                               env=env)
@@ -129,6 +134,43 @@ def report(name: str, runs: list[dict]) -> None:
     print(f"    shot detection: {stages.get('shots', 0.0):.2f} s, {100 * stages.get('shots', 0.0) / wall:.1f}% of the wall time")
 
 
+#: The ways --language-ab runs the long video: (language given, speech heard ahead).
+WAYS = {"identified": (None, True), "given en": ("en", True), "given en, not ahead": ("en", False)}
+
+
+def language_ab(args: argparse.Namespace) -> None:
+    """--language-ab: the long video each of the three :data:`WAYS`, ``args.language_ab`` rounds,
+    each round in another order (ABC, BCA, CAB); medians, each round's ratios, CPU seconds."""
+    video = str(long_video(args.minutes))
+    runs: dict[str, list[dict]] = {name: [] for name in WAYS}
+    # One run first, not counted: the first process after a while reads every model file and
+    # library from disk, and whichever way ran first paid for it (a cold first run was 10 s
+    # slower here). The identified way reads every file the others do, and base besides.
+    warm = measure([video], args.shots)
+    print(f"warm-up run (not counted), language identified: {warm['wall']:.1f} s", flush=True)
+    names = list(WAYS)
+    for k in range(args.language_ab):
+        for name in names[k % 3:] + names[: k % 3]:  # no way always runs first
+            language, ahead = WAYS[name]
+            runs[name].append(measure([video], args.shots, language=language, ahead=ahead))
+            done = runs[name][-1]
+            print(f"run {k + 1}, {name}: {done['wall']:.1f} s (decode+shots "
+                  f"{done['stages'].get('decode', 0.0) + done['stages'].get('shots', 0.0):.1f} s, vision "
+                  f"{done['stages'].get('vision', 0.0):.1f} s, speech {done['stages'].get('speech', 0.0):.1f} s; "
+                  f"CPU {done['cpu']:.1f} s)", flush=True)
+    for name, done in runs.items():
+        report(f"{args.minutes}-minute video, {name}", done)
+    for base in ("given en", "given en, not ahead"):
+        # Each round's runs ran back to back, so their ratio is the least touched by the machine's drift.
+        ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(r["wall"] for r in runs[base])
+        rounds = [a["wall"] / b["wall"] for a, b in zip(runs["identified"], runs[base])]
+        # CPU seconds: what the work costs, whatever else the machine was doing meanwhile.
+        cpu = statistics.median(r["cpu"] for r in runs["identified"]) / statistics.median(r["cpu"] for r in runs[base])
+        print(f"identified against {base}: {100 * (ratio - 1):+.1f} % of the wall time (median against median; "
+              f"each round " + ", ".join(f"{100 * (r - 1):+.1f} %" for r in rounds) +
+              f"), {100 * (cpu - 1):+.1f} % of the worker's CPU time")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=30)
@@ -137,37 +179,13 @@ def main() -> None:
     parser.add_argument("--shots", default=None, choices=("adaptive", "transnetv2", "histogram"),
                         help="shot detector (default: the default pipeline's)")
     parser.add_argument("--language-ab", type=int, default=0, metavar="N",
-                        help="only the long video, N times each, alternating (ABBA): the default (the language "
-                             "identified per stretch of speech) and the language given as English (no "
-                             "identification: what the pipeline did before it knew other languages); medians "
-                             "and their ratio")
+                        help="only the long video, N times each way, in rotating order: the default (the language "
+                             "identified per stretch of speech), the language given as English (no "
+                             "identification), and given as English with the speech not heard ahead (what the "
+                             "pipeline did before it knew other languages); medians and their ratios")
     args = parser.parse_args()
     if args.language_ab:
-        video = str(long_video(args.minutes))
-        runs: dict[str, list[dict]] = {"identified": [], "given en": []}
-        # One run first, not counted: the first process after a while reads every model file and
-        # library from disk, and whichever way ran first paid for it (a cold first run was 10 s
-        # slower here). The identified way reads every file the other does, and base besides.
-        warm = measure([video], args.shots)
-        print(f"warm-up run (not counted), language identified: {warm['wall']:.1f} s", flush=True)
-        for k in range(args.language_ab):  # ABBA: neither way always runs first
-            for name in (("identified", "given en") if k % 2 == 0 else ("given en", "identified")):
-                runs[name].append(measure([video], args.shots, language="en" if name == "given en" else None))
-                done = runs[name][-1]
-                print(f"run {k + 1}, language {name}: {done['wall']:.1f} s (speech {done['stages'].get('speech', 0.0):.1f} s, "
-                      f"vision {done['stages'].get('vision', 0.0):.1f} s; CPU {done['cpu']:.1f} s)", flush=True)
-        for name, done in runs.items():
-            report(f"{args.minutes}-minute video, language {name}", done)
-        ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(
-            r["wall"] for r in runs["given en"])
-        # Each pair ran back to back, so its ratio is the least touched by the machine's drift.
-        pairs = [a["wall"] / b["wall"] for a, b in zip(runs["identified"], runs["given en"])]
-        print("each pair: " + ", ".join(f"{100 * (r - 1):+.1f} %" for r in pairs))
-        print(f"language identification costs {100 * (ratio - 1):+.1f} % of the wall time (median against median; "
-              f"median pair {100 * (statistics.median(pairs) - 1):+.1f} %)")
-        # CPU seconds: what the work costs, whatever else the machine was doing meanwhile.
-        cpu = statistics.median(r["cpu"] for r in runs["identified"]) / statistics.median(r["cpu"] for r in runs["given en"])
-        print(f"and {100 * (cpu - 1):+.1f} % of the worker's CPU time (median against median)")
+        language_ab(args)
         return
     samples = sorted(str(p) for p in (ROOT / "sample_videos").iterdir() if p.suffix == ".mp4")
     if args.repeats > 0:  # --repeats 0: the long video only

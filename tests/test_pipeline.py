@@ -122,3 +122,39 @@ def test_the_option_choices_match_the_backend_registries():
     assert choices(ShotOptions, "backend") == set(CUT_DETECTORS)
     assert choices(DecodeOptions, "backend") == {"auto", *DECODERS}
     assert set(stage_names()) >= set(load_pipeline().stages)
+
+
+SPEECH_ONLY = 'stages = ["probe", "decode", "speech"]\n'
+
+
+def test_speech_heard_ahead_gives_the_same_transcript_and_says_how_long_it_took(tmp_path):
+    """The speech stage hears voice activity and languages in the background while the frames
+    are decoded ([speech] ahead, the default): the transcript is the one heard in its own turn,
+    and the background seconds are recorded apart from the stage's own."""
+    from pathlib import Path
+
+    jfk = Path(__file__).resolve().parent.parent / "sample_videos" / "jfk.mp4"
+    ahead = process_video(jfk, "x", tmp_path / "a", parse_pipeline(SPEECH_ONLY))
+    inline = process_video(jfk, "x", tmp_path / "b", parse_pipeline(SPEECH_ONLY + "[speech]\nahead = false\n"))
+    assert ahead.transcript.model_dump() == inline.transcript.model_dump()
+    assert ahead.transcript.language == "en" and len(ahead.transcript.segments) >= 1
+    assert ahead.stages["speech"].ahead_seconds > 0 and inline.stages["speech"].ahead_seconds is None
+    assert ahead.errors == inline.errors == []
+
+
+def test_an_error_in_the_speech_heard_ahead_is_the_speech_stages_own(tmp_path, monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    transcribe_module = importlib.import_module("avpipe.speech.transcribe")  # the package's name is the function
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the language head fell over")
+
+    monkeypatch.setattr(transcribe_module, "hear", broken)
+    jfk = Path(__file__).resolve().parent.parent / "sample_videos" / "jfk.mp4"
+    result = process_video(jfk, "x", tmp_path, parse_pipeline(SPEECH_ONLY))
+    assert [(e.stage, e.type, e.message) for e in result.errors] == [
+        ("speech", "RuntimeError", "the language head fell over")]
+    assert result.stages["speech"].status == "error" and result.stages["decode"].status == "ok"
+    assert result.transcript is None or result.transcript.segments == []

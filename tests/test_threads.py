@@ -106,3 +106,21 @@ def test_vision_gives_the_same_keyframes_whatever_the_lanes(tmp_path, monkeypatc
     assert len(runs[0][0]) >= 9 and any(k["objects"] for k in runs[0][0]) and any(k["faces"] for k in runs[0][0])
     assert runs[0][0] == runs[1][0]
     assert np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_background_gives_the_calls_value_or_its_error_and_its_time():
+    from avpipe.threads import Background
+
+    done = Background(lambda a, b: (time.sleep(0.05), a + b)[1], 2, 3)
+    assert done.result() == 5 and done.seconds >= 0.05
+
+    class Boom(Exception):
+        pass
+
+    def fail() -> None:
+        raise Boom("no audio after all")
+
+    failed = Background(fail)
+    with pytest.raises(Boom, match="no audio after all"):
+        failed.result()
+    assert failed._thread.daemon  # a worker stopped mid-video does not wait for it

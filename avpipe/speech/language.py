@@ -122,13 +122,17 @@ class LanguageIdentifier:
         return {token[2:-2]: float(p) for token, p in ranked}
 
     def probs_many(self, clips: list["np.ndarray"], whole: bool = False) -> list[Probs]:
-        """:meth:`probs` of each clip, ``self.workers`` side by side (each answer is the clip's
-        own: the same whatever the number of workers)."""
-        if self.workers <= 1 or len(clips) <= 1:
+        """:meth:`probs` of each clip, ``self.workers`` side by side (half as many in a background
+        thread: :func:`~avpipe.threads.side_by_side`); each answer is the clip's own, the same
+        whatever the number of workers."""
+        from ..threads import side_by_side
+
+        workers = side_by_side(self.workers)
+        if workers <= 1 or len(clips) <= 1:
             return [self.probs(c, whole) for c in clips]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(self.workers) as pool:
+        with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(lambda c: self.probs(c, whole), clips))
 
 

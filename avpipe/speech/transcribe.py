@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..decode.audio import SAMPLE_RATE
@@ -52,21 +53,33 @@ def _clean(segment: RawSegment, regions: list[tuple[float, float]], end_s: float
     return out
 
 
-def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu",
-               hint: str | None = None) -> tuple[Transcript, dict]:
-    """Transcript of 16 kHz mono ``audio`` and facts about the run (backend, models, speech
-    seconds, regions, notes).
+@dataclass
+class Heard:
+    """What is known of the speech before a word of it is transcribed (:func:`hear`): where it
+    is, and the language of each run of it. It needs nothing but the audio, so the speech
+    stage can have it made in the background while earlier stages still run
+    (:meth:`avpipe.stages.speech.SpeechStage.ahead`); the transcript is the same either way."""
 
-    With VAD on, only speech is decoded: silence, tones and music give an empty transcript
-    without the model ever running. With ``drop_outside_speech``, words the model places where
-    the VAD heard no speech are dropped, whichever audio the model was given.
+    #: What the model is fed (speech with VAD on, else the whole audio).
+    fed: list[tuple[float, float]]
+    #: Where words may stand (speech with ``drop_outside_speech``, else the whole audio).
+    allowed: list[tuple[float, float]]
+    #: The language spans (none when the language could not be identified).
+    spans: list[LanguageSpan]
+    #: ``fed`` cut at the spans: ``(span, start, end)``.
+    parts: list[tuple[LanguageSpan | None, float, float]]
+    #: Neighbouring parts joined into runs by key ``(language, sure)`` (:func:`_runs`).
+    runs: list[tuple[tuple[str | None, bool], list]]
+    #: The start of :func:`transcribe`'s facts: backend, model, speech seconds, regions (the VAD's),
+    #: notes, the language model.
+    meta: dict
 
-    Unless ``options.language`` names it, the language of each stretch of speech is identified
-    first (:mod:`avpipe.speech.language`; ``hint`` is the stream's language tag), and each
-    language is transcribed by the model meant for it (:func:`model_for`). Speech that no
-    available model can transcribe in its language is listed as untranscribed, never written
-    in another language.
-    """
+
+def hear(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu", hint: str | None = None) -> Heard:
+    """Voice activity, then (unless ``options.language`` names it) the language of each
+    stretch of speech (:mod:`avpipe.speech.language`; ``hint`` is the stream's language tag),
+    with the doubtful runs heard again whole (:func:`_runs`): everything :func:`transcribe`
+    decides before the first word is decoded."""
     end_s = len(audio) / SAMPLE_RATE
     whole = [(0.0, end_s)] if end_s > 0 else []
     speech = whole
@@ -78,15 +91,36 @@ def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu
     meta: dict = {"backend": options.backend, "model": options.model,
                   "speech_s": round(sum(b - a for a, b in speech), 3), "regions": speech, "notes": []}
     if not fed or not allowed:
-        return Transcript(language=None, segments=[]), meta
+        return Heard(fed, allowed, [], [], [], meta)
     spans, identifier = _languages(audio, fed, options, device, hint, meta)
     parts = split_regions(fed, spans) if spans else [(None, a, b) for a, b in fed]
-    runs = _runs(audio, parts, identifier)
+    return Heard(fed, allowed, spans, parts, _runs(audio, parts, identifier), meta)
+
+
+def transcribe(audio: "np.ndarray", options: "SpeechOptions", device: str = "cpu",
+               hint: str | None = None, heard: Heard | None = None) -> tuple[Transcript, dict]:
+    """Transcript of 16 kHz mono ``audio`` and facts about the run (backend, models, speech
+    seconds, regions, notes).
+
+    With VAD on, only speech is decoded: silence, tones and music give an empty transcript
+    without the model ever running. With ``drop_outside_speech``, words the model places where
+    the VAD heard no speech are dropped, whichever audio the model was given.
+
+    Unless ``options.language`` names it, the language of each stretch of speech is identified
+    first (:func:`hear`, or ``heard``, what it gave for the same arguments), and each language
+    is transcribed by the model meant for it (:func:`model_for`). Speech that no available model
+    can transcribe in its language is listed as untranscribed, never written in another language.
+    """
+    heard = heard if heard is not None else hear(audio, options, device, hint)
+    end_s = len(audio) / SAMPLE_RATE
+    spans, parts, allowed, meta = heard.spans, heard.parts, heard.allowed, heard.meta
+    if not heard.fed or not allowed:
+        return Transcript(language=None, segments=[]), meta
     # Runs grouped by (language, sure). A group's runs are decoded together, on every worker,
     # but never joined into one piece: a piece is made of one run's regions, so no segment spans
     # speech in another language.
     groups: dict[tuple[str | None, bool], list[list]] = {}
-    for key, run in runs:
+    for key, run in heard.runs:
         groups.setdefault(key, []).append(run)
     segments: list[Segment] = []
     untranscribed: list[Untranscribed] = []

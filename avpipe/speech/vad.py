@@ -23,7 +23,7 @@ def speech_regions(audio: "np.ndarray", threshold: float = 0.5, min_silence_s: f
     (as far as Silero tells them apart). Regions less than ``merge_gap_s`` apart are joined."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
-    from ..threads import cpu_threads
+    from ..threads import cpu_threads, side_by_side
 
     if len(audio) == 0:
         return []
@@ -41,7 +41,7 @@ def speech_regions(audio: "np.ndarray", threshold: float = 0.5, min_silence_s: f
         return [(offset + r["start"], offset + r["end"])
                 for r in get_speech_timestamps(window, options, sampling_rate=SAMPLE_RATE)]
 
-    with ThreadPoolExecutor(cpu_threads()) as pool:
+    with ThreadPoolExecutor(side_by_side(cpu_threads())) as pool:
         found = [region for regions in pool.map(detect, range(0, len(audio), step)) for region in regions]
     merged: list[tuple[float, float]] = []
     for start, end in found:

@@ -121,6 +121,9 @@ class VideoContext:
     identity: Identity = field(default_factory=Identity)  # face and voice identity vectors ([people])
     failed: set[str] = field(default_factory=set)
     notify: Callable[[str, object], None] = lambda kind, value: None
+    #: Lets the later stages start their background work on what exists now (:meth:`Stage.ahead`):
+    #: the pipeline calls it after each stage; a stage that makes an artifact early calls it too.
+    start_ahead: Callable[[], None] = lambda: None
 
     def has(self, artifact: str) -> bool:
         """Whether an artifact of :data:`ARTIFACTS` exists for this video."""
@@ -131,16 +134,18 @@ class VideoContext:
         return self.video_end_s if self.video_end_s is not None else self.result.video.duration_s
 
     def record(self, stage: str, seconds: float, backend: str | None = None, model: str | None = None,
-               status: str = "ok", notes: list[str] | None = None) -> None:
-        """Note a stage's timing (added to any earlier time of the same stage), the process's
-        peak memory so far and what the stage noticed (``notes``)."""
+               status: str = "ok", notes: list[str] | None = None, ahead_seconds: float = 0.0) -> None:
+        """Note a stage's timing (added to any earlier time of the same stage; ``ahead_seconds``:
+        its work done in the background beforehand), the process's peak memory so far and what
+        the stage noticed (``notes``)."""
         from ..resources import peak_rss_mb
 
         earlier = self.result.stages.get(stage)
         total = seconds + (earlier.seconds if earlier else 0.0)
         peak = peak_rss_mb()
         self.result.stages[stage] = StageInfo(seconds=round(total, 4), backend=backend, model=model, status=status,
-                                              peak_rss_mb=round(peak, 1), notes=notes or None)
+                                              peak_rss_mb=round(peak, 1), notes=notes or None,
+                                              ahead_seconds=round(ahead_seconds, 4) if ahead_seconds else None)
 
     def add_events(self, events: list) -> None:
         """Merge events into the result's single time-ordered list."""
@@ -258,10 +263,18 @@ class Stage:
         self.status = "ok"  # "ok", "partial" or "error", for result.stages
         self.notes: list[str] = []  # what it noticed and worked around, for result.stages
         self.excluded_seconds = 0.0  # time already recorded under other stages' names
+        self.ahead_seconds = 0.0  # time spent in the background before run (see ahead)
 
     def ready(self, ctx: VideoContext) -> bool:
         """Whether this stage can run: it has not failed and what it needs exists."""
         return self.name not in ctx.failed and all(ctx.has(n) for n in self.reads)
+
+    def ahead(self, ctx: VideoContext) -> None:
+        """Called after each earlier stage once this one is :meth:`ready`: a stage whose inputs
+        exist before its turn may start work in the background here, on cores the stages in
+        between leave idle, and collect it in :meth:`run` (the speech stage hears voice activity
+        and languages while the vision stage runs). Called again after every later stage, so it
+        starts its work once. Default: nothing."""
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
         """Called for each sampled frame during decode (frame consumers override this)."""

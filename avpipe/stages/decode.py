@@ -1,5 +1,5 @@
 """The decode stage: the one pass over the video that hands every sampled frame to the frame
-consumers (:mod:`avpipe.decode`), and the audio track when a later stage needs it."""
+consumers (:mod:`avpipe.decode`), and, before it, the audio track when a later stage needs it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .base import Stage, VideoContext
 
 
 class DecodeStage(Stage):
-    """Frames to the consumers as they are decoded (nothing holds the whole video), then audio."""
+    """The audio track, then frames to the consumers as they are decoded (nothing holds the whole video)."""
 
     name = "decode"
     section = "decode"
@@ -25,11 +25,6 @@ class DecodeStage(Stage):
 
     def run(self, ctx: VideoContext) -> None:
         problems = 0
-        if ctx.media.video_stream is None:
-            ctx.fail(self.name, NoVideoStream("no video stream: frames, shots and keyframes are missing", ctx.path))
-            problems += 1
-        else:
-            problems += self._video(ctx)
         if self.audio and ctx.media.audio_stream is not None:
             from ..decode import load_audio
 
@@ -43,6 +38,14 @@ class DecodeStage(Stage):
             except Exception as exc:  # noqa: BLE001 - the video part may still be fine
                 ctx.fail(self.name, exc)
                 problems += 1
+        # The audio first: a later stage may start on it (the speech stage hears it in the
+        # background) while the frames are decoded.
+        ctx.start_ahead()
+        if ctx.media.video_stream is None:
+            ctx.fail(self.name, NoVideoStream("no video stream: frames, shots and keyframes are missing", ctx.path))
+            problems += 1
+        else:
+            problems += self._video(ctx)
         ctx.failed.discard(self.name)  # what did decode is kept; errors say what did not
         produced = ctx.frames_decoded > 0 or ctx.audio is not None
         self.status = "error" if not produced else ("partial" if problems else "ok")

@@ -89,18 +89,46 @@ class SpeechStage(Stage):
                                       "English-only; name a multilingual model (e.g. \"base\"), or \"\" for none")
         _check_language(where, speech)
 
-    def run(self, ctx: VideoContext) -> None:
-        from ..speech import transcribe
+    def __init__(self) -> None:
+        super().__init__()
+        self._heard = None  # a Background hearing (see ahead), once started
+
+    def _arguments(self, ctx: VideoContext) -> tuple[SpeechOptions, str, str | None]:
+        """What :func:`~avpipe.speech.transcribe.hear` and ``transcribe`` are given: the options,
+        the device, and the stream's language tag as a hint."""
         from ..speech.language import iso639_1
 
-        o = ctx.options.speech
         hint = None
         media = ctx.media
         if media is not None and media.audio_stream is not None:
             tags = [s.language for s in media.streams if s.index == media.audio_stream]
             hint = iso639_1(tags[0]) if tags else None
-        transcript, meta = transcribe(ctx.audio.samples, o, device=resolve_device(ctx.options.device, o.backend),
-                                      hint=hint)
+        o = ctx.options.speech
+        return o, resolve_device(ctx.options.device, o.backend), hint
+
+    def ahead(self, ctx: VideoContext) -> None:
+        """With ``[speech] ahead``, start hearing the speech (voice activity, languages; see
+        :func:`~avpipe.speech.transcribe.hear`) in the background as soon as the audio is
+        decoded, which the decode stage does before the frames: decoding frames and finding
+        shots, then the vision stage's start (loading torch and its models), leave part of the
+        cores idle, and the hearing runs there on half of them
+        (:func:`~avpipe.threads.side_by_side`). What is heard does not depend on when."""
+        if self._heard is not None or ctx.audio is None or not ctx.options.speech.ahead:
+            return
+        from ..speech.transcribe import hear
+        from ..threads import Background
+
+        self._heard = Background(hear, ctx.audio.samples, *self._arguments(ctx), name="avpipe-speech-ahead")
+
+    def run(self, ctx: VideoContext) -> None:
+        from ..speech import transcribe
+
+        o, device, hint = self._arguments(ctx)
+        heard = None
+        if self._heard is not None:
+            heard = self._heard.result()  # its error, if any, is this stage's
+            self.ahead_seconds = self._heard.seconds
+        transcript, meta = transcribe(ctx.audio.samples, o, device=device, hint=hint, heard=heard)
         ctx.result.transcript = transcript
         ctx.speech_regions = meta.get("regions")
         self.backend, self.model = meta["backend"], meta["model"]
