@@ -273,7 +273,7 @@ class Stage:
         """Called after each earlier stage once this one is :meth:`ready`: a stage whose inputs
         exist before its turn may start work in the background here, on cores the stages in
         between leave idle, and collect it in :meth:`run` (the speech stage hears voice activity
-        and languages while the vision stage runs). Called again after every later stage, so it
+        and languages while the frames are decoded). Called again after every later stage, so it
         starts its work once. Default: nothing."""
 
     def on_frame(self, ctx: VideoContext, frame: "Frame") -> None:
