@@ -324,6 +324,11 @@ class SummaryOptions:
     length_ratio: float = within(0.06, gt=0, le=1)
     min_words: int = within(30, ge=1, le=10_000)
     max_words: int = within(250, ge=1, le=10_000)
+    # Who says each sentence of the paragraph: "named" writes a speaker's given name (a person
+    # of the people index, when the result knows it as it is summarised) and leaves anonymous
+    # voices unsaid; "all" also writes the speakers stage's SPEAKER_n; "none" names no one.
+    # (Anonymous labels tell a reader little in a summary and spend its words: README, eval summary.)
+    speakers: str = one_of("named", "all", "none")
     # The range of highlights.
     min_highlights: int = within(3, ge=0, le=100)
     max_highlights: int = within(7, ge=1, le=100)

@@ -216,7 +216,7 @@ def summarise_talk(talk: Talk, options: "SummaryOptions", budget: int | None = N
     if budget is not None:
         options = dataclasses.replace(options, min_words=budget, max_words=budget, length_ratio=1.0)
     result = talk_result(talk)
-    summary = summarise(result, None, options, VisionOptions(), with_chapters=False)
+    summary = summarise(result, None, options, VisionOptions(), with_chapters=False, fill=budget is not None)
     return summary.text, utterances(talk.segments, "en")
 
 

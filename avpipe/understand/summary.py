@@ -343,13 +343,16 @@ def visual_summary(result: Result, options: "SummaryOptions", not_measured: dict
 def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "SummaryOptions",
               vision: "VisionOptions", device: str = "cpu",
               captions: "tuple[np.ndarray, np.ndarray] | None" = None, phrases: "Phrases | None" = None,
-              not_measured: dict[str, str] | None = None, with_chapters: bool = True) -> Summary:
+              not_measured: dict[str, str] | None = None, with_chapters: bool = True,
+              fill: bool = False) -> Summary:
     """The summary of ``result`` (see the module docstring); ``segment_vectors`` are the segment
     embeddings the fusion stage made, computed here when missing; ``captions`` the captions
     stage's (times, vectors) in the same space, when it ran; ``phrases`` the key-phrase
     embeddings the events stage kept for this video, when it ran; ``not_measured`` what a
     visual summary must say was not measured (:func:`visual_summary`). ``with_chapters=False``
-    leaves the chapters out (``avpipe eval summary`` scores the paragraph alone)."""
+    leaves the chapters out (``avpipe eval summary`` scores the paragraph alone); with ``fill``
+    the last sentence may pass the word budget (evaluation at a fixed length, which cuts every
+    system at the budget, as it does the baselines)."""
     import numpy as np
 
     from ..vision.text import load_text
@@ -380,12 +383,13 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
                                                             *captions)
     budget = summary_budget(sum(count_words(x.text) for x in segments), options)
     found = concepts([u.text for u in units], result.transcript.language)
-    picks = cover(found, [u.words for u in units], budget, options, bonus)
+    picks = cover(found, [u.words for u in units], budget, options, bonus, fill=fill)
     n_high = max(options.min_highlights, min(options.max_highlights, len(units) // 3))
     best = cover(found, [1] * len(units), n_high, options, bonus)
     highlights = [Highlight(start=round(units[i].start, 3), end=round(max(units[i].end, units[i].start + 0.1), 3),
                             text=units[i].text) for i in sorted(best)]
-    paragraph = paragraph_of([units[i] for i in sorted(picks)], result.speaker_count() > 1)
+    said_by = speaker_labels(result, units, options.speakers)
+    paragraph = paragraph_of([units[i] for i in sorted(picks)], [said_by[i] for i in sorted(picks)])
     if phrases is None and reads_words and with_chapters:
         from .events import Phrases
 
@@ -421,13 +425,29 @@ def unit_vectors(units: "list[Unit]", segments: list, segment_vectors: "np.ndarr
     return np.asarray(shared_text_encoder(vision, device).encode_texts([u.text for u in units]), np.float32)
 
 
-def paragraph_of(units: "list[Unit]", speakers: bool) -> str:
-    """The chosen units in time order as one paragraph, each said by its speaker where the
-    talk has several ("SPEAKER_2: ..."); a unit that ends no sentence gets a full stop."""
-    out = ""
+def speaker_labels(result: Result, units: "list[Unit]", mode: str) -> list[str | None]:
+    """Per unit, who the paragraph says it is by (``[summary] speakers``): in a talk of several
+    speakers, its first segment's person's given name ("named"), or that else its SPEAKER_n
+    ("all"); None where the mode names no one, the talk has one voice, or the voice is anonymous."""
+    if mode == "none" or result.speaker_count() <= 1:
+        return [None] * len(units)
+    segments = result.transcript.segments
+    out: list[str | None] = []
     for u in units:
+        first = segments[u.segments[0]] if u.segments else None
+        name = result.speaker_name(first) if first is not None else None
+        out.append(name if mode == "all" or (name and name != first.speaker) else None)
+    return out
+
+
+def paragraph_of(units: "list[Unit]", speakers: "list[str | None] | None" = None) -> str:
+    """The chosen units in time order as one paragraph, each said by its label in ``speakers``
+    where it has one ("Ada: ...", "SPEAKER_2: ..."); a unit that ends no sentence gets a full stop."""
+    out = ""
+    for n, u in enumerate(units):
         stop = "" if re.search(r"[.!?。！？]$", u.text) else ("。" if re.search(f"[{SPACELESS}]$", u.text) else ".")
-        part = f"{u.speaker}: {u.text}{stop}" if speakers and u.speaker else u.text + stop
+        who = speakers[n] if speakers else None
+        part = f"{who}: {u.text}{stop}" if who else u.text + stop
         out += glue(out, part) + part
     return out
 
