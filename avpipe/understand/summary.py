@@ -7,7 +7,7 @@ from the segments, fillers and back-channel out). The paragraph's length follows
 several units) not yet said, per word, raised by *visual salience* from the fusion (how much of
 what a unit says is also seen) and by the captions; a concept counts once, so the paragraph does
 not make the same point three times. It is written in time order, each unit said by its speaker
-where there are several. The highlights are 3-7 such picks with their times.
+where that speaker has a given name (``[summary] speakers``). The highlights are 3-7 such picks with their times.
 
 Chapters start where the topic shifts (:func:`topic_boundaries`: TextTiling-like depth scores
 over the units' vectors), their number from the content, each at least ``min_chapter_s`` long,
