@@ -280,3 +280,19 @@ def test_units_never_merge_across_a_language_switch_and_long_unspaced_units_keep
     assert len(units) > 1 and "".join(u.text for u in units) == text  # no space put between Japanese sentences
     assert all(a.end <= b.start for a, b in zip(units, units[1:]))
     assert units[-1].end == pytest.approx(words[-1].end)
+
+
+def test_key_phrases_hold_no_spoken_filler():
+    """Chapter titles and keyword events were "Buttons like, change channels" and "Signal remote,
+    teletext apparently": a key phrase never holds back-channel, fillers or vague words."""
+    from avpipe.understand.events import Phrases, keywords
+    from avpipe.understand.units import keyphrase_stop_words
+    from avpipe.vision.text import load_text
+
+    text = ("So like the battery, like, apparently we could use a kinetic battery, yeah. It's a little bit like "
+            "a watch, you know, the kinetic battery charges itself when you shake the remote. Apparently it's "
+            "cheap, like really cheap stuff, and the remote would never need new batteries, basically.")
+    found = keywords(text, 4, Phrases(load_text("minilm", "cpu")))
+    stop = set(keyphrase_stop_words())
+    assert found and any("battery" in p or "kinetic" in p for p, _ in found), found
+    assert not any(set(p.split()) & stop for p, _ in found), found

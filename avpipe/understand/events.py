@@ -104,14 +104,17 @@ def keywords(text: str, n: int, phrases: Phrases) -> list[tuple[str, float]]:
     from keybert import KeyBERT
     from sklearn.feature_extraction.text import CountVectorizer
 
+    from .units import keyphrase_stop_words
+
     if len(_WORD.findall(text)) < 3:
         return []
+    stop = keyphrase_stop_words()  # not "like", "yeah" or "apparently": spoken words that name nothing
     try:  # KeyBERT's own candidates, in its order, so their vectors can be handed to it
-        candidates = CountVectorizer(ngram_range=(1, 2), stop_words="english").fit([text]).get_feature_names_out()
+        candidates = CountVectorizer(ngram_range=(1, 2), stop_words=stop).fit([text]).get_feature_names_out()
     except ValueError:  # only stop words: nothing to choose from
         return []
     found = KeyBERT(model=phrases.encoder.model).extract_keywords(
-        text, keyphrase_ngram_range=(1, 2), stop_words="english", top_n=3 * n, use_mmr=True, diversity=0.5,
+        text, keyphrase_ngram_range=(1, 2), stop_words=stop, top_n=3 * n, use_mmr=True, diversity=0.5,
         doc_embeddings=phrases.document(text)[None], word_embeddings=phrases(list(candidates)))
     kept: list[tuple[str, float]] = []
     for phrase, score in sorted(found, key=lambda x: -x[1]):

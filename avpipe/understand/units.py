@@ -48,6 +48,12 @@ BACKCHANNEL: dict[str, frozenset[str]] = {
     "ko": frozenset("네 예 응 아니 그래 그래요 맞아 맞아요 좋아 음".split()),
 }
 
+#: Spoken English words too vague to name what a stretch of talk is about ("apparently",
+#: "little", "stuff"): never a key phrase or a chapter title (:func:`keyphrase_stop_words`).
+VAGUE_EN = frozenset(("apparently basically actually probably maybe perhaps definitely literally certainly "
+                      "obviously really quite pretty little bit lot lots thing things stuff kind sort way guy guys whatever "
+                      "somebody something anything everything").split())
+
 #: English words that may stand before a longer word they begin ("the there", "in into").
 _SHORT_WORDS = frozenset("an and as at be by do go he if in is it me my no of on or so to up us we the for"
                          " are but can had has her him his how its let not now our out she too two was who"
@@ -158,6 +164,13 @@ def uninformative(language: str | None) -> frozenset[str]:
 
         out |= frozenset(ENGLISH_STOP_WORDS) | {"gonna", "wanna", "gotta", "kinda", "sorta", "'kay", "kay"}
     return out
+
+
+def keyphrase_stop_words() -> list[str]:
+    """The words a key phrase (KeyBERT's candidates: keyword events, chapter titles) may not
+    hold: English function words, back-channel and fillers (:func:`uninformative`), and
+    :data:`VAGUE_EN`; sorted, so the candidates are the same in every run."""
+    return sorted(uninformative("en") | VAGUE_EN)
 
 
 def _sentences(text: str) -> list[str]:
