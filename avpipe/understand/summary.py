@@ -388,8 +388,8 @@ def summarise(result: Result, segment_vectors: "np.ndarray | None", options: "Su
     best = cover(found, [1] * len(units), n_high, options, bonus)
     highlights = [Highlight(start=round(units[i].start, 3), end=round(max(units[i].end, units[i].start + 0.1), 3),
                             text=units[i].text) for i in sorted(best)]
-    said_by = speaker_labels(result, units, options.speakers)
-    paragraph = paragraph_of([units[i] for i in sorted(picks)], [said_by[i] for i in sorted(picks)])
+    chosen = [units[i] for i in sorted(picks)]
+    paragraph = paragraph_of(chosen, speaker_labels(result, chosen, options.speakers))
     if phrases is None and reads_words and with_chapters:
         from .events import Phrases
 
