@@ -69,7 +69,7 @@ class ShotOptions:
     # boundary a cut; needs scenedetect-headless).
     backend: str = one_of("adaptive", "transnetv2", "histogram", "content")
     # No two shot boundaries closer than this many seconds (the stronger is kept).
-    min_shot_s: float = within(1.0, ge=0, le=3600)
+    min_shot_s: float = within(0.4, ge=0, le=3600)
     # adaptive: a cut needs a change into the frame (mean absolute difference of 48x27 glances,
     # 0..255) of at least cut_min, and cut_ratio times the changes of the frames around it.
     cut_min: float = within(10.0, gt=0, le=255)

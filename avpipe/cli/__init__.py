@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shot detector (default: the pipeline's); pyscenedetect: PySceneDetect's own ContentDetector "
                           "decoding the file itself, the external baseline")
     esh.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="for transnetv2")
+    esh.add_argument("--split", choices=("dev", "test"), default=None,
+                     help="score only the inputs whose reference line has this split (lines without one count in both)")
     esh.add_argument("--details", action="store_true", help="also print each video's boundaries, misses and false ones")
 
     epe = esub.add_parser("people", help="face verification and clustering, and voice matching across recordings, "

@@ -167,8 +167,15 @@ def _eval_shots(args: argparse.Namespace) -> int:
     baseline = args.backend if args.backend in BASELINES else None
     options = pipeline.shots if baseline else with_flags(pipeline.shots, backend=args.backend)
     device = resolve_device(args.device or pipeline.device, "torch") if options.backend == "transnetv2" else "cpu"
+    from pathlib import Path
+
+    inputs = args.inputs
+    if args.split:  # the reference's lines of that split only (a file not in it is still an error below)
+        inputs = [p for p in inputs if reference.get(Path(p).name, {}).get("split", args.split) == args.split]
+        if not inputs:
+            return fail(ValueError(f"no input is in the reference's {args.split!r} split"), 2)
     try:
-        report = evaluate_shots(args.inputs, reference, options, device, baseline=baseline)
+        report = evaluate_shots(inputs, reference, options, device, baseline=baseline)
     except Exception as exc:  # noqa: BLE001 - a missing file or an undecodable one: one line
         return fail(exc, 1)
     if args.details:
@@ -183,6 +190,10 @@ def _eval_shots(args: argparse.Namespace) -> int:
          + (f", cuts {cuts['precision']:.3f} / {cuts['recall']:.3f} / {cuts['f1']:.3f}" if cuts else "")
          + f" (±0.5 s); {summary['seconds']:.1f} s for {summary['media_seconds']:.1f} s of footage "
          f"({summary['x_real_time']}x real time)")
+    for kind, r in summary["footage"].items():
+        note(f"  {kind} ({r['videos']} videos): all {f1_text(r['all'])})"
+             + (f", cuts {f1_text(r['cut'])}, {r['cut']['found']}/{r['cut']['true']} found)" if "cut" in r else "")
+             + f"; {r['quiet_false']} false in {r['quiet_minutes']:.2f} min of quiet spans")
     return 0
 
 

@@ -6,7 +6,11 @@ Everything is a mean absolute difference (MAD, 0..255) between glances:
 - **Cut** at frame *i*: the change into *i* is large (``cut_min``) and ``cut_ratio`` times the
   changes around it (two frames each side), the adaptive rule of PySceneDetect's
   AdaptiveDetector, which keeps fast motion (large changes everywhere) from counting. Pixel
-  differences, unlike colour histograms, see a cut between two shots of the same colours. A
+  differences, unlike colour histograms, see a cut between two shots of the same colours.
+  Action cuts often lead into or out of a fast-moving shot, whose motion hides the cut in that
+  mean: such a change is a cut too when it is ``cut_ratio`` times the changes on the calmer side
+  alone and the colours change with it (``COLOUR_MIN``), which a jerk of a handheld camera does
+  not do. A
   *flash* (a few bright frames, a camera flash, an explosion) is a large change that goes
   back: when the frame before *i* comes back within a quarter second after it, or the frame
   *i* was already there a quarter second before, *i* is a flash's edge and no cut.
@@ -21,7 +25,10 @@ Everything is a mean absolute difference (MAD, 0..255) between glances:
   pictures *w* frames further out on each side hardly change (the shots on either side are
   steady relative to the change between them) or, for moving shots, keep their colours while
   the colours across the dissolve change. A run of such frames is one dissolve, at its
-  strongest frame.
+  strongest frame. Two blends are not dissolves: one that changes only part of the picture (less
+  than ``COVER`` of its pixels: a title fading in or out over a shot), and the dim end of a fade
+  from or to black (one picture the other made darker; the fade rule places that boundary, and
+  a video that opens by fading in has none).
 
 Decisions need up to two seconds of frames after them; pictures are kept only that long.
 """
@@ -48,6 +55,10 @@ SIDE = 0.35
 #: Where the sides move (pans, shake), the colours across a dissolve must differ this much
 #: (Hellinger distance, 0..1) and SIDE times more than on each side.
 COLOUR_MIN = 0.25
+#: Mean level (0..255) under which a picture may be the dim end of a fade (see _rescaled).
+DIM = 48.0
+#: A dissolve changes at least this share of the pixels by half its mean change or more.
+COVER = 0.55
 #: A change that comes back within this many seconds is a flash, not a cut.
 FLASH_S = 0.25
 #: Dissolve scales, in seconds (half the span compared).
@@ -64,6 +75,51 @@ def mad(a: "np.ndarray", b: "np.ndarray") -> float:
     import cv2
 
     return cv2.norm(a, b, cv2.NORM_L1) / a.size
+
+
+def _spread(a: "np.ndarray", b: "np.ndarray", across: float) -> bool:
+    """Whether the change from ``a`` to ``b`` covers the picture as a change of shot does: at
+    least COVER of the pixels change by half the mean change ``across`` or more (in their most
+    changed channel). A title fading in or out over a shot changes only where its letters are."""
+    import numpy as np
+
+    return float((np.abs(a - b).max(axis=2) >= 0.5 * across).mean()) >= COVER
+
+
+def _level(picture: "np.ndarray") -> float:
+    """A picture's mean over pixels and channels (OpenCV's mean: NumPy's costs more at this size)."""
+    import cv2
+
+    return sum(cv2.mean(picture)[:3]) / 3
+
+
+def _moved(a: "np.ndarray", b: "np.ndarray", change: float) -> bool:
+    """Whether ``b`` is ``a`` shifted (a camera move): some shift of up to a quarter of the
+    picture's width and height leaves, where the two overlap, less than half of ``change``."""
+    h, w = a.shape[:2]
+    for dy in range(-(h // 4), h // 4 + 1):
+        for dx in range(-(w // 4), w // 4 + 1):
+            x = a[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+            y = b[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
+            if mad(x, y) < 0.5 * change:
+                return True
+    return False
+
+
+def _rescaled(a: "np.ndarray", b: "np.ndarray", across: float, dim: bool = True) -> bool:
+    """Whether the darker of the two pictures is the other made darker (the best gain ``k``, by
+    least squares, explains it to within LINEAR x its own mean level): a fade from or to black,
+    which the fade rule places, not a blend of two shots. With ``dim`` (outside a fade in from
+    black) the darker picture must also be dim (mean under DIM): between two shots, one may be a
+    darker likeness of the other (a dissolve between two takes of one clean room)."""
+    import numpy as np
+
+    x, y = (a, b) if _level(a) <= _level(b) else (b, a)
+    level = _level(x)
+    if dim and level >= DIM:
+        return False
+    k = float(np.vdot(x, y) / max(float(np.vdot(y, y)), 1e-6))
+    return mad(x, np.float32(k) * y) < LINEAR * max(level, 1.0)
 
 
 def is_black(glance: "np.ndarray") -> bool:
@@ -97,6 +153,10 @@ class AdaptiveDetector:
     _black_from: tuple[int, float] | None = None  # (index, time) of the black run in progress
     _fade_guard: float = -1.0  # no dissolve is proposed before this time (a fade's edges)
     _run: list = field(default_factory=list)  # the dissolve run in progress: [(G, i, t, start, end)]
+    #: The fade in from black in progress or last seen: frames (first, last] brightened steadily
+    #: out of black (``last`` is None while it goes on).
+    _rise: tuple[int, int | None] | None = None
+    _level: float = 0.0  # the mean level of the last frame added
 
     def __post_init__(self) -> None:
         fps = self.fps if self.fps and self.fps > 0 else 25.0
@@ -119,6 +179,12 @@ class AdaptiveDetector:
         self._x[n], self._t[n] = x, t
         self._d[n] = mad(x, self._x[n - 1]) if n else 0.0
         self._black[n] = is_black(glance)
+        level = _level(x)
+        if self._black[n]:
+            self._rise = (n, None)
+        elif self._rise is not None and self._rise[1] is None and level < self._level * 0.995:
+            self._rise = (self._rise[0], n - 1)  # the picture stopped brightening: faded in
+        self._level = level
         self._n += 1
         while self._i + self.ahead < self._n:
             self._judge(self._i)
@@ -168,14 +234,36 @@ class AdaptiveDetector:
         change = self._d[i]
         if change < o.cut_min or (self._black[i] and self._black[i - 1]):
             return
-        around = [self._d[j] for j in range(i - NEIGHBOURS, i + NEIGHBOURS + 1) if j != i and j in self._d and j > 0]
-        usual = max(1.0, sum(around) / len(around)) if around else 1.0
-        if change < o.cut_ratio * usual:
+        if change < o.cut_ratio * self._usual(i) and not self._motion_cut(i, change):
             return
         if self._flash(i, change):
             return
         t = self._t[i]
         self.settler.propose(Transition(t, "cut", round(min(1.0, change / 64.0), 3), t, t))
+
+    def _usual(self, i: int, side: str = "both") -> float:
+        """The mean change of the NEIGHBOURS frames on each side of frame ``i`` (``"both"``), or
+        the smaller of the two sides' means (``"calmer"``); at least 1."""
+        means = []
+        for frames in (range(i - NEIGHBOURS, i), range(i + 1, i + NEIGHBOURS + 1)):
+            changes = [self._d[j] for j in frames if j in self._d and j > 0]
+            if changes:
+                means.append((sum(changes), len(changes)))
+        if not means:
+            return 1.0
+        if side == "calmer":
+            return max(1.0, min(total / n for total, n in means))
+        return max(1.0, sum(total for total, _ in means) / sum(n for _, n in means))
+
+    def _motion_cut(self, i: int, change: float) -> bool:
+        """A cut into or out of a fast-moving shot: the change stands out ``cut_ratio`` times
+        against the calmer side alone, and the colours change too (COLOUR_MIN, Hellinger), as
+        they do between shots and do not when a handheld camera jerks, and no shift of the
+        picture explains the change (``_moved``: a whip pan starting). Action cuts often lead
+        into or out of such a shot, whose motion hides the cut in a mean over both sides."""
+        return (change >= self.options.cut_ratio * self._usual(i, "calmer")
+                and histogram_distance(self._hist(i - 1), self._hist(i)) >= COLOUR_MIN
+                and not _moved(self._x[i - 1], self._x[i], change))
 
     def _flash(self, i: int, change: float) -> bool:
         """Whether the change into frame ``i`` is a flash's edge: the picture before it comes
@@ -208,6 +296,8 @@ class AdaptiveDetector:
                 if colours < COLOUR_MIN or max(histogram_distance(h(i - 2 * w), h(i - w)),
                                                histogram_distance(h(i + w), h(i + 2 * w))) > SIDE * colours:
                     continue
+            if not _spread(a, b, across) or _rescaled(a, b, across, dim=not self._rising(i - w)):
+                continue  # a title fading in or out over a shot, or a fade from or to black
             if best is None or across > best[0]:
                 best = (across, i, self._t[i], self._t[i - w], self._t[i + w])
         if best is not None:
@@ -216,6 +306,13 @@ class AdaptiveDetector:
             self._run.append(best)
         elif self._run and i - self._run[-1][1] > 1:
             self._close_run()
+
+    def _rising(self, i: int) -> bool:
+        """Whether frame ``i`` is inside a fade in from black (brightening steadily since)."""
+        if self._rise is None:
+            return False
+        first, last = self._rise
+        return first < i and (last is None or i <= last)
 
     def _hist(self, i: int) -> "np.ndarray":
         """Frame ``i``'s colour histogram, made once, on demand."""

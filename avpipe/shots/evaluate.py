@@ -157,6 +157,23 @@ def score(references: list[dict], found: list[list[float]]) -> dict:
     return report
 
 
+def by_footage(references: list[dict], found: list[list[float]]) -> dict:
+    """Per kind of footage (a reference line's ``footage``: action, animation, static...), the
+    ±0.5 s scores of all boundaries and of cuts, and the false boundaries per 5 minutes of its
+    quiet spans; lines without ``footage`` are left out."""
+    kinds = sorted({ref["footage"] for ref in references if ref.get("footage")})
+    report = {}
+    for kind in kinds:
+        pairs = [(ref, times) for ref, times in zip(references, found) if ref.get("footage") == kind]
+        part = score([r for r, _ in pairs], [t for _, t in pairs])
+        quiet_minutes = sum(q["minutes"] for q in part["quiet"].values())
+        quiet_false = sum(q["false"] for q in part["quiet"].values())
+        report[kind] = {"videos": len(pairs), "all": part["0.5s"]["all"],
+                        **({"cut": part["0.5s"]["cut"]} if "cut" in part["0.5s"] else {}),
+                        "quiet_minutes": round(quiet_minutes, 2), "quiet_false": quiet_false}
+    return report
+
+
 def evaluate_shots(paths: list[str | Path], reference: dict[str, dict], options: "ShotOptions",
                    device: str = "cpu", baseline: str | None = None) -> dict:
     """Detect boundaries in each of ``paths`` (each must be in ``reference`` by file name) and
@@ -183,6 +200,7 @@ def evaluate_shots(paths: list[str | Path], reference: dict[str, dict], options:
         seconds += took
         media_seconds += float(ref.get("duration") or 0.0)
     summary = score(refs, found)
+    summary["footage"] = by_footage(refs, found)
     summary["backend"] = baseline or options.backend
     summary["videos"] = len(videos)
     summary["media_seconds"] = round(media_seconds, 1)
