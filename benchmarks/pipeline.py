@@ -135,12 +135,13 @@ def report(name: str, runs: list[dict]) -> None:
 
 
 #: The ways --language-ab runs the long video: (language given, speech heard ahead).
-WAYS = {"identified": (None, True), "given en": ("en", True), "given en, not ahead": ("en", False)}
+WAYS = {"identified": (None, True), "given en": ("en", True), "given en, not ahead": ("en", False),
+        "identified, not ahead": (None, False)}
 
 
 def language_ab(args: argparse.Namespace) -> None:
-    """--language-ab: the long video each of the three :data:`WAYS`, ``args.language_ab`` rounds,
-    each round in another order (ABC, BCA, CAB); medians, each round's ratios, CPU seconds."""
+    """--language-ab: the long video each of the four :data:`WAYS`, ``args.language_ab`` rounds,
+    each round in another order (ABCD, BCDA, ...); medians, each round's ratios, CPU seconds."""
     video = str(long_video(args.minutes))
     runs: dict[str, list[dict]] = {name: [] for name in WAYS}
     # One run first, not counted: the first process after a while reads every model file and
@@ -150,7 +151,7 @@ def language_ab(args: argparse.Namespace) -> None:
     print(f"warm-up run (not counted), language identified: {warm['wall']:.1f} s", flush=True)
     names = list(WAYS)
     for k in range(args.language_ab):
-        for name in names[k % 3:] + names[: k % 3]:  # no way always runs first
+        for name in names[k % len(names):] + names[: k % len(names)]:  # no way always runs first
             language, ahead = WAYS[name]
             runs[name].append(measure([video], args.shots, language=language, ahead=ahead))
             done = runs[name][-1]
@@ -160,13 +161,14 @@ def language_ab(args: argparse.Namespace) -> None:
                   f"CPU {done['cpu']:.1f} s)", flush=True)
     for name, done in runs.items():
         report(f"{args.minutes}-minute video, {name}", done)
-    for base in ("given en", "given en, not ahead"):
+    for way, base in (("identified", "given en"), ("identified", "given en, not ahead"),
+                      ("identified, not ahead", "given en, not ahead"), ("identified", "identified, not ahead")):
         # Each round's runs ran back to back, so their ratio is the least touched by the machine's drift.
-        ratio = statistics.median(r["wall"] for r in runs["identified"]) / statistics.median(r["wall"] for r in runs[base])
-        rounds = [a["wall"] / b["wall"] for a, b in zip(runs["identified"], runs[base])]
+        ratio = statistics.median(r["wall"] for r in runs[way]) / statistics.median(r["wall"] for r in runs[base])
+        rounds = [a["wall"] / b["wall"] for a, b in zip(runs[way], runs[base])]
         # CPU seconds: what the work costs, whatever else the machine was doing meanwhile.
-        cpu = statistics.median(r["cpu"] for r in runs["identified"]) / statistics.median(r["cpu"] for r in runs[base])
-        print(f"identified against {base}: {100 * (ratio - 1):+.1f} % of the wall time (median against median; "
+        cpu = statistics.median(r["cpu"] for r in runs[way]) / statistics.median(r["cpu"] for r in runs[base])
+        print(f"{way} against {base}: {100 * (ratio - 1):+.1f} % of the wall time (median against median; "
               f"each round " + ", ".join(f"{100 * (r - 1):+.1f} %" for r in rounds) +
               f"), {100 * (cpu - 1):+.1f} % of the worker's CPU time")
 
@@ -181,8 +183,9 @@ def main() -> None:
     parser.add_argument("--language-ab", type=int, default=0, metavar="N",
                         help="only the long video, N times each way, in rotating order: the default (the language "
                              "identified per stretch of speech), the language given as English (no "
-                             "identification), and given as English with the speech not heard ahead (what the "
-                             "pipeline did before it knew other languages); medians and their ratios")
+                             "identification), given as English with the speech not heard ahead (what the "
+                             "pipeline did before it knew other languages), and identified without hearing "
+                             "ahead; medians and their ratios")
     args = parser.parse_args()
     if args.language_ab:
         language_ab(args)
