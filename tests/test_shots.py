@@ -213,6 +213,14 @@ def test_a_video_that_fades_in_from_black_has_no_boundary_there():
     assert [(tr.kind, round(tr.t, 2)) for tr in found] == [("cut", 4.44)]
 
 
+def test_a_moment_of_black_at_the_start_then_a_cut_is_no_boundary():
+    """Half a second of black, then a hard cut into the first shot, then a real cut: the first
+    shot starts where the black ends; only the second cut is a boundary."""
+    black, a, b = np.zeros((27, 48, 3), np.uint8), _texture(13), _texture(14)
+    found = _feed([black] * 15 + [a] * 60 + [b] * 40)
+    assert [(tr.kind, round(tr.t, 2)) for tr in found] == [("cut", 3.0)]
+
+
 def test_black_that_lasts_after_a_long_shot_is_a_shot():
     """Ten minutes of one shot, then black (the 2-hour file whose cut to black at 3,630 s was
     lost): black that lasts is a shot, with a cut into it; to the end, it is no fade-out, and
@@ -303,6 +311,26 @@ def test_eval_shots_command(shot_set, capsys):
     bad = ref.parent / "bad.jsonl"
     bad.write_text("{not json\n")
     assert main(["eval", "shots", *map(str, film), "--ref", str(bad)]) == 2
+
+
+def test_eval_shots_scores_one_split_and_each_kind_of_footage(shot_set, capsys):
+    """``--split`` keeps the inputs of that split (a line without one counts in both), and the
+    summary gives the scores per kind of footage."""
+    videos, ref = shot_set
+    lines = [json.loads(x) for x in ref.read_text().splitlines() if x.strip()]
+    film, nasa = "film_megamind.avi", "nasa_dissolve_cut.mp4"
+    for line in lines:
+        line.update({film: {"split": "dev", "footage": "film"}, nasa: {"split": "test", "footage": "nasa"}}
+                    .get(line["video"], {"split": None}))
+    split_ref = ref.parent / "split.jsonl"
+    split_ref.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    chosen = [str(v) for v in videos if v.name in (film, nasa)]
+    capsys.readouterr()
+    assert main(["eval", "shots", *chosen, "--ref", str(split_ref), "--split", "test"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["videos"] == 1 and list(summary["footage"]) == ["nasa"]
+    assert summary["footage"]["nasa"]["cut"]["true"] == 1 and "nasa (1 videos)" in captured.err
 
 
 def test_content_backend_and_pyscenedetect_baseline_on_the_annotated_set(shot_set):

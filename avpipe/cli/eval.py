@@ -171,7 +171,7 @@ def _eval_shots(args: argparse.Namespace) -> int:
 
     inputs = args.inputs
     if args.split:  # the reference's lines of that split only (a file not in it is still an error below)
-        inputs = [p for p in inputs if reference.get(Path(p).name, {}).get("split", args.split) == args.split]
+        inputs = [p for p in inputs if (reference.get(Path(p).name, {}).get("split") or args.split) == args.split]
         if not inputs:
             return fail(ValueError(f"no input is in the reference's {args.split!r} split"), 2)
     try:

@@ -156,7 +156,7 @@ class AdaptiveDetector:
     #: The fade in from black in progress or last seen: frames (first, last] brightened steadily
     #: out of black (``last`` is None while it goes on).
     _rise: tuple[int, int | None] | None = None
-    _level: float = 0.0  # the mean level of the last frame added
+    _last_level: float = 0.0  # the mean level of the last frame added
 
     def __post_init__(self) -> None:
         fps = self.fps if self.fps and self.fps > 0 else 25.0
@@ -182,9 +182,12 @@ class AdaptiveDetector:
         level = _level(x)
         if self._black[n]:
             self._rise = (n, None)
-        elif self._rise is not None and self._rise[1] is None and level < self._level * 0.995:
-            self._rise = (self._rise[0], n - 1)  # the picture stopped brightening: faded in
-        self._level = level
+        elif self._rise is not None and self._rise[1] is None and level < self._last_level * 0.995:
+            # The first frame that darkens ends it. Until then the rise stays open: over a slow
+            # fade in, and also over a steady shot cut in from black (where only a dissolve from
+            # that shot to a darker likeness of it would be missed).
+            self._rise = (self._rise[0], n - 1)
+        self._last_level = level
         self._n += 1
         while self._i + self.ahead < self._n:
             self._judge(self._i)
@@ -308,7 +311,8 @@ class AdaptiveDetector:
             self._close_run()
 
     def _rising(self, i: int) -> bool:
-        """Whether frame ``i`` is inside a fade in from black (brightening steadily since)."""
+        """Whether frame ``i`` is inside a fade in from black: after the last black frame, before
+        the first frame that darkens again."""
         if self._rise is None:
             return False
         first, last = self._rise
@@ -341,8 +345,13 @@ class AdaptiveDetector:
         end = self._t[i]
         long_black = self._long_black(end)
         (first, start), self._black_from = self._black_from, None
-        if first == 0 or long_black:
-            return  # the video opens in black (no shot before it), or the black is a shot itself
+        if first == 0 and not long_black:
+            # the video opens in a moment of black: no shot before it, so a cut out of it is the
+            # first shot's start, not a boundary
+            self.settler.drop(0.0, end)
+            return
+        if long_black:
+            return  # the black is a shot itself
         self.settler.drop(start - self.margin, end + self.margin)
         self._fade_guard = end + self.margin
         self.settler.propose(Transition(round((start + end) / 2, 3), "fade", 1.0, start, end))

@@ -159,8 +159,8 @@ def score(references: list[dict], found: list[list[float]]) -> dict:
 
 def by_footage(references: list[dict], found: list[list[float]]) -> dict:
     """Per kind of footage (a reference line's ``footage``: action, animation, static...), the
-    ±0.5 s scores of all boundaries and of cuts, and the false boundaries per 5 minutes of its
-    quiet spans; lines without ``footage`` are left out."""
+    ±0.5 s scores of all boundaries and of cuts, and the false boundaries found in its quiet
+    spans with the minutes those spans last; lines without ``footage`` are left out."""
     kinds = sorted({ref["footage"] for ref in references if ref.get("footage")})
     report = {}
     for kind in kinds:

@@ -61,7 +61,9 @@ class HistogramDetector:
     _prev: "np.ndarray | None" = None
 
     def __post_init__(self) -> None:
-        self.settler = Settler(self.options.min_shot_s)
+        # At least a second: the sampled frames are half a second apart, so a shorter floor would
+        # let every sample of a flicker or of a slow change be a boundary.
+        self.settler = Settler(max(self.options.min_shot_s, 1.0))
 
     @property
     def transitions(self) -> list[Transition]:
