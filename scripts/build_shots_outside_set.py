@@ -49,9 +49,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from snapshots import Mirror  # scripts/snapshots.py: this folder is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,47 +136,29 @@ def reference_line(clip: dict) -> dict:
             "quiet": [{"kind": kind, "start": a, "end": b} for kind, a, b in clip["quiet"]]}
 
 
-def _blob(mirror: Path, clip: dict) -> bytes:
-    git = mirror / clip["repo"].replace("/", "+") / "repo"
-    if not git.exists():
-        raise FileNotFoundError(f"no snapshot of {clip['repo']} at {git} (fetch github:{clip['repo']})")
-    out = subprocess.run(["git", "-C", str(git), "show", f"{clip['commit']}:{clip['path']}"],
-                         capture_output=True, check=False)
-    if out.returncode:
-        raise FileNotFoundError(f"{clip['repo']}@{clip['commit'][:10]}:{clip['path']}: "
-                                f"{out.stderr.decode(errors='replace').strip()}")
-    return out.stdout
-
-
 def build(out: Path, mirror: Path) -> None:
     """Write the clips, ``shots.jsonl`` and ``PROVENANCE.md`` into ``out``."""
-    blobs, missing = {}, []
+    snapshots = Mirror(mirror, {c["repo"]: c["commit"] for c in CLIPS})  # stops naming what to fetch
+    blobs = {}
     for clip in CLIPS:
-        try:
-            data = _blob(mirror, clip)
-        except FileNotFoundError as exc:
-            missing.append(str(exc))
-            continue
+        data, source = snapshots.read(clip["repo"], clip["path"])
         if hashlib.sha256(data).hexdigest() != clip["sha256"]:
-            missing.append(f"{clip['repo']}:{clip['path']}: sha256 differs from the annotated file's")
-            continue
-        blobs[clip["file"]] = data
-    if missing:
-        raise SystemExit("cannot build the set:\n  " + "\n  ".join(missing))
+            raise SystemExit(f"{source.cite()}: sha256 differs from the annotated file's")
+        blobs[clip["file"]] = (data, source)
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in blobs.items():
+    for name, (data, _) in blobs.items():
         tmp = out / (name + ".part")
         tmp.write_bytes(data)
         tmp.replace(out / name)
     lines = [json.dumps(reference_line(c)) for c in CLIPS]
     (out / "shots.jsonl").write_text("\n".join(lines) + "\n")
-    rows = ["| file | split | footage | transitions | source (repository @ commit : path) | sha256 | licence | credit |",
+    rows = ["| file | split | footage | transitions | source (repository @ commit : path, blob) | sha256 | licence | credit |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in CLIPS:
         kinds = [k for k, _, _ in c["transitions"]]
         summary = ", ".join(f"{kinds.count(k)} {k}" for k in sorted(set(kinds))) or "none"
-        rows.append(f"| `{c['file']}` | {c['split']} | {c['footage']} | {summary} | {c['repo']} @ "
-                    f"{c['commit'][:12]} : `{c['path']}` | `{c['sha256']}` | {c['licence']} | {c['credit']} |")
+        rows.append(f"| `{c['file']}` | {c['split']} | {c['footage']} | {summary} | {blobs[c['file']][1].cite()} | "
+                    f"`{c['sha256']}` | {c['licence']} | {c['credit']} |")
     (out / "PROVENANCE.md").write_text(
         "# Shots on footage from outside: provenance\n\nBuilt by `scripts/build_shots_outside_set.py`, "
         "whose docstring says how the boundaries were annotated (by hand, before any detector ran) and "

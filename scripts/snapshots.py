@@ -52,8 +52,10 @@ class Mirror:
                      "commits, or pass --mirror:\n" + "\n".join(missing))
 
     def git_dir(self, repo: str) -> Path:
-        """The bare git directory of ``repo`` under the mirror root."""
-        return self.root / repo.replace("/", "+") / "repo"
+        """The git directory of ``repo`` under the mirror root: the bare ``repo`` folder, or the
+        ``.git`` inside it where a snapshot came with a work tree."""
+        folder = self.root / repo.replace("/", "+") / "repo"
+        return folder / ".git" if (folder / ".git").is_dir() else folder
 
     def _git(self, repo: str, *args: str) -> bytes:
         return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], check=True,

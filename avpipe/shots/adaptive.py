@@ -153,8 +153,8 @@ class AdaptiveDetector:
     _black_from: tuple[int, float] | None = None  # (index, time) of the black run in progress
     _fade_guard: float = -1.0  # no dissolve is proposed before this time (a fade's edges)
     _run: list = field(default_factory=list)  # the dissolve run in progress: [(G, i, t, start, end)]
-    #: The fade in from black in progress or last seen: frames (first, last] brightened steadily
-    #: out of black (``last`` is None while it goes on).
+    #: The fade in from black in progress or last seen: frames (first, last] after the last black
+    #: frame, up to the first that darkens (``last`` is None until then).
     _rise: tuple[int, int | None] | None = None
     _last_level: float = 0.0  # the mean level of the last frame added
 
@@ -345,13 +345,13 @@ class AdaptiveDetector:
         end = self._t[i]
         long_black = self._long_black(end)
         (first, start), self._black_from = self._black_from, None
-        if first == 0 and not long_black:
+        if long_black:
+            return  # the black is a shot itself
+        if first == 0:
             # the video opens in a moment of black: no shot before it, so a cut out of it is the
             # first shot's start, not a boundary
             self.settler.drop(0.0, end)
             return
-        if long_black:
-            return  # the black is a shot itself
         self.settler.drop(start - self.margin, end + self.margin)
         self._fade_guard = end + self.margin
         self.settler.propose(Transition(round((start + end) / 2, 3), "fade", 1.0, start, end))
